@@ -1,0 +1,1 @@
+// The placement engine: see the files of this module.

@@ -1,0 +1,1 @@
+print("receptiond: not built yet")
