@@ -68,10 +68,12 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        .testTarget(name: "PostgresTests", dependencies: ["Postgres"]),
-        .testTarget(name: "JobQueueTests", dependencies: ["JobQueue", "Postgres", "ReceptionKit"]),
+        // Scratch databases for the test suites, on the server that scripts/test starts.
+        .target(name: "TestSupport", dependencies: ["Postgres"], path: "Tests/TestSupport"),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
+        .testTarget(name: "JobQueueTests", dependencies: ["JobQueue", "Postgres", "ReceptionKit", "TestSupport"]),
         .testTarget(name: "PlacementTests", dependencies: ["Placement"]),
-        .testTarget(name: "ReceptionKitTests", dependencies: ["ReceptionKit", "Postgres", "Placement"]),
+        .testTarget(name: "ReceptionKitTests", dependencies: ["ReceptionKit", "Postgres", "Placement", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

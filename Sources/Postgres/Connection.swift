@@ -1,0 +1,270 @@
+import CLibPQ
+import Dispatch
+import Foundation
+import Logging
+
+/// One connection to PostgreSQL through libpq.
+///
+/// Every libpq call runs on the connection's own serial dispatch queue (an overcommitting
+/// queue with a thread of its own when busy), never on Swift's cooperative thread pool, so a
+/// slow query or a long LISTEN wait blocks no other task. A connection is used by one task at
+/// a time — hand it around, or lend it out from a `ConnectionPool` — as libpq requires.
+public final class Connection: @unchecked Sendable {
+    // Written once in `connect`, then touched only from `queue`, except the thread-safe
+    // PQcancel handle and the wake-up pipe.
+    private let handle: OpaquePointer
+    private let cancelHandle: OpaquePointer?
+    private let queue: DispatchQueue
+    private let wakeRead: Int32
+    private let wakeWrite: Int32
+    public let logger: Logger
+
+    /// The server process serving this connection (for `pg_terminate_backend` and logs).
+    public let backendPID: Int
+
+    private init(handle: OpaquePointer, queue: DispatchQueue, wakeRead: Int32, wakeWrite: Int32, logger: Logger) {
+        self.handle = handle
+        self.cancelHandle = PQgetCancel(handle)
+        self.queue = queue
+        self.wakeRead = wakeRead
+        self.wakeWrite = wakeWrite
+        self.logger = logger
+        self.backendPID = Int(PQbackendPID(handle))
+    }
+
+    deinit {
+        if let cancelHandle { PQfreeCancel(cancelHandle) }
+        PQfinish(handle)
+        close(wakeRead)
+        close(wakeWrite)
+    }
+
+    /// Connects with a libpq connection string — a URI (`postgresql://user@host/db?sslmode=require`)
+    /// or `key=value` pairs — so libpq's conventions work unchanged: `PG*` environment variables,
+    /// `~/.pgpass`, `sslmode`, unix sockets. nil or empty means libpq's defaults alone.
+    public static func connect(
+        _ conninfo: String? = nil,
+        applicationName: String = "reception",
+        logger: Logger = Logger(label: "reception.postgres")
+    ) async throws -> Connection {
+        let queue = DispatchQueue(label: "reception.postgres.connection")
+        let handle: OpaquePointer = try await withCheckedThrowingContinuation { continuation in
+            queue.async {
+                let keywords = ["dbname", "fallback_application_name", "client_encoding"]
+                let values = [conninfo ?? "", applicationName, "UTF8"]
+                let connection = withCStrings(keywords) { keywordPointers in
+                    withCStrings(values) { valuePointers in
+                        PQconnectdbParams(keywordPointers, valuePointers, 1)
+                    }
+                }
+                guard let connection else {
+                    continuation.resume(throwing: PostgresError.connectionFailed(reason: "libpq could not allocate a connection"))
+                    return
+                }
+                guard PQstatus(connection) == CONNECTION_OK else {
+                    let reason = Connection.errorMessage(connection)
+                    PQfinish(connection)
+                    continuation.resume(throwing: PostgresError.connectionFailed(reason: reason))
+                    return
+                }
+                // libpq prints NOTICEs to stderr by default; they are not ours to print.
+                PQsetNoticeProcessor(connection, { _, _ in }, nil)
+                // Fixed session settings, so that text values parse the same everywhere.
+                let settings = PQexec(connection, "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 3")
+                let ok = PQresultStatus(settings) == PGRES_COMMAND_OK
+                PQclear(settings)
+                guard ok else {
+                    let reason = Connection.errorMessage(connection)
+                    PQfinish(connection)
+                    continuation.resume(throwing: PostgresError.connectionFailed(reason: reason))
+                    return
+                }
+                nonisolated(unsafe) let sendable = connection
+                continuation.resume(returning: sendable)
+            }
+        }
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else {
+            PQfinish(handle)
+            throw PostgresError.connectionFailed(reason: "could not create a wake-up pipe (errno \(errno))")
+        }
+        for fd in fds {
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        }
+        let connection = Connection(handle: handle, queue: queue, wakeRead: fds[0], wakeWrite: fds[1], logger: logger)
+        logger.debug("connected", metadata: ["postgres.backend": "\(connection.backendPID)"])
+        return connection
+    }
+
+    /// False once the connection broke; such a connection must be replaced.
+    public var isUsable: Bool {
+        queue.sync { PQstatus(handle) == CONNECTION_OK }
+    }
+
+    /// Whether a transaction is open, idle, or failed on this connection.
+    var transactionStatus: PGTransactionStatusType {
+        queue.sync { PQtransactionStatus(handle) }
+    }
+
+    // MARK: Statements
+
+    /// Runs a statement and returns its rows.
+    @discardableResult
+    public func query(_ query: Query) async throws -> QueryResult {
+        try await onConnectionQueue { connection in
+            let result = Connection.withBindings(query.bindings) { values, types in
+                PQexecParams(connection, query.sql, Int32(query.bindings.count), types, values, nil, nil, 0)
+            }
+            return try Connection.consume(result, on: connection)
+        }
+    }
+
+    /// Runs a statement and returns how many rows it affected.
+    @discardableResult
+    public func execute(_ statement: Query) async throws -> Int {
+        try await query(statement).affectedRows
+    }
+
+    /// Runs trusted SQL text that may hold several statements and takes no parameters — a
+    /// migration file. Application code passes values with `query` and interpolation instead.
+    public func executeScript(_ sql: String) async throws {
+        _ = try await onConnectionQueue { connection in
+            try Connection.consume(PQexec(connection, sql), on: connection)
+        }
+    }
+
+    /// Quotes an identifier (a channel, table or database name) with libpq's own rules.
+    public func quoteIdentifier(_ name: String) async throws -> String {
+        try await onConnectionQueue { connection in
+            let utf8 = Array(name.utf8)
+            guard let quoted = PQescapeIdentifier(connection, name, utf8.count) else {
+                throw PostgresError.protocolViolation("could not quote an identifier: \(Connection.errorMessage(connection))")
+            }
+            defer { PQfreemem(quoted) }
+            return String(cString: quoted)
+        }
+    }
+
+    // MARK: Running on the connection's queue
+
+    /// Runs libpq work on the connection's queue. Cancelling the task asks the server to cancel
+    /// the statement in flight (PQcancel is thread-safe), which then fails with `queryCanceled`.
+    func onConnectionQueue<T: Sendable>(_ work: @escaping @Sendable (OpaquePointer) throws -> T) async throws -> T {
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                queue.async {
+                    do {
+                        continuation.resume(returning: try work(self.handle))
+                    } catch {
+                        continuation.resume(throwing: error)
+                    }
+                }
+            }
+        } onCancel: {
+            if let cancelHandle = self.cancelHandle {
+                var buffer = [CChar](repeating: 0, count: 256)
+                _ = PQcancel(cancelHandle, &buffer, Int32(buffer.count))
+            }
+            // Also ends a wait for notifications.
+            var byte: UInt8 = 1
+            _ = write(self.wakeWrite, &byte, 1)
+        }
+    }
+
+    // MARK: libpq helpers (called on the queue)
+
+    static func errorMessage(_ connection: OpaquePointer) -> String {
+        guard let message = PQerrorMessage(connection) else { return "unknown error" }
+        let text = String(cString: message).trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.isEmpty ? "unknown error" : text.replacingOccurrences(of: "\n", with: "; ")
+    }
+
+    /// Turns a result into rows or an error, and always clears it.
+    static func consume(_ result: OpaquePointer?, on connection: OpaquePointer) throws -> QueryResult {
+        guard let result else {
+            if PQstatus(connection) != CONNECTION_OK { throw PostgresError.connectionLost }
+            throw PostgresError.protocolViolation(errorMessage(connection))
+        }
+        defer { PQclear(result) }
+        switch PQresultStatus(result) {
+        case PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
+            return copyRows(result)
+        case PGRES_FATAL_ERROR, PGRES_NONFATAL_ERROR, PGRES_BAD_RESPONSE:
+            throw serverError(result, on: connection)
+        case let status:
+            throw PostgresError.protocolViolation("result status \(String(cString: PQresStatus(status)))")
+        }
+    }
+
+    static func serverError(_ result: OpaquePointer, on connection: OpaquePointer) -> PostgresError {
+        func field(_ code: Character) -> String? {
+            guard let value = PQresultErrorField(result, Int32(code.asciiValue!)) else { return nil }
+            return String(cString: value)
+        }
+        let state = field("C").map(SQLState.init(rawValue:))
+        // A broken connection reports itself through an error result and a bad status.
+        if PQstatus(connection) != CONNECTION_OK { return .connectionLost }
+        guard let state else {
+            return .protocolViolation(field("M") ?? errorMessage(connection))
+        }
+        return .server(ServerError(
+            sqlState: state, message: field("M") ?? "error without a message",
+            detail: field("D"), hint: field("H"), constraint: field("n"), table: field("t"), column: field("c")))
+    }
+
+    static func copyRows(_ result: OpaquePointer) -> QueryResult {
+        let rowCount = Int(PQntuples(result))
+        let columnCount = Int(PQnfields(result))
+        var columns: [String] = []
+        var types: [PostgresType] = []
+        columns.reserveCapacity(columnCount)
+        for column in 0..<columnCount {
+            columns.append(String(cString: PQfname(result, Int32(column))))
+            types.append(PostgresType(rawValue: PQftype(result, Int32(column))))
+        }
+        var values: [String?] = []
+        values.reserveCapacity(rowCount * columnCount)
+        for row in 0..<Int32(rowCount) {
+            for column in 0..<Int32(columnCount) {
+                if PQgetisnull(result, row, column) == 1 {
+                    values.append(nil)
+                } else {
+                    let length = Int(PQgetlength(result, row, column))
+                    let bytes = UnsafeRawPointer(PQgetvalue(result, row, column)!).assumingMemoryBound(to: UInt8.self)
+                    values.append(String(decoding: UnsafeBufferPointer(start: bytes, count: length), as: UTF8.self))
+                }
+            }
+        }
+        let affected = Int(String(cString: PQcmdTuples(result))) ?? 0
+        return QueryResult(columns: columns, columnTypes: types, values: values, affectedRows: affected)
+    }
+
+    static func withBindings<R>(
+        _ bindings: [Query.Binding],
+        _ body: (UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<Oid>?) -> R
+    ) -> R {
+        let types = bindings.map { Oid($0.type.rawValue) }
+        let copies: [UnsafeMutablePointer<CChar>?] = bindings.map { $0.text.map { strdup($0) } }
+        defer { copies.forEach { free($0) } }
+        return copies.map { UnsafePointer($0) }.withUnsafeBufferPointer { values in
+            types.withUnsafeBufferPointer { types in
+                body(values.baseAddress, types.baseAddress)
+            }
+        }
+    }
+
+    // MARK: Notifications (see Notifications.swift)
+
+    var socketAndWakeDescriptors: (socket: Int32, wake: Int32) {
+        (PQsocket(handle), wakeRead)
+    }
+}
+
+/// C strings for libpq's parallel keyword/value arrays, NULL-terminated.
+private func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+    let copies = strings.map { strdup($0) }
+    defer { copies.forEach { free($0) } }
+    let pointers: [UnsafePointer<CChar>?] = copies.map { UnsafePointer($0) } + [nil]
+    return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+}

@@ -1,0 +1,131 @@
+import Foundation
+import Postgres
+
+/// Databases for tests, on the PostgreSQL server named by `RECEPTION_TEST_DATABASE_URL`
+/// (scripts/test starts a throwaway cluster and sets it).
+///
+/// There is no skipping: a test that needs the database and cannot reach it fails, saying why.
+public enum TestDatabase {
+    public struct NotConfigured: Error, CustomStringConvertible {
+        public var description: String {
+            "RECEPTION_TEST_DATABASE_URL is not set: run the tests with scripts/test, which starts a throwaway PostgreSQL cluster and sets it"
+        }
+    }
+
+    /// The connection string of the test server's maintenance database.
+    public static func serverURL() throws -> String {
+        guard let url = ProcessInfo.processInfo.environment["RECEPTION_TEST_DATABASE_URL"], !url.isEmpty else {
+            throw NotConfigured()
+        }
+        return url
+    }
+
+    /// A connection to the test server's maintenance database.
+    public static func connect() async throws -> Connection {
+        try await Connection.connect(try serverURL(), applicationName: "reception-tests")
+    }
+
+    /// The repository's top folder (tests are compiled from inside it).
+    public static let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// `sql/`, the migrations.
+    public static var sqlDirectory: URL { repositoryRoot.appendingPathComponent("sql") }
+
+    /// The same connection string, pointing at another database on the same server.
+    public static func url(_ base: String, database: String) -> String {
+        if let scheme = base.range(of: "://") {
+            // A URI: replace its path, keep user, host and query.
+            let afterScheme = base[scheme.upperBound...]
+            let query = afterScheme.firstIndex(of: "?") ?? base.endIndex
+            let authorityEnd = afterScheme[..<query].firstIndex(of: "/") ?? query
+            return String(base[..<authorityEnd]) + "/" + database + String(base[query...])
+        }
+        // key=value pairs: a later keyword wins.
+        return base + " dbname=" + database
+    }
+
+    /// Runs `body` with the URL of a new, empty database, dropped afterwards.
+    public static func withEmptyDatabase<T>(_ body: (String) async throws -> T) async throws -> T {
+        try await withScratchDatabase(template: nil, body)
+    }
+
+    /// Runs `body` with the URL of a new database holding every migration of `sql/`,
+    /// dropped afterwards. Migrations run once per test process, into a template.
+    public static func withMigratedDatabase<T>(_ body: (String) async throws -> T) async throws -> T {
+        let template = try await TemplateCache.shared.migratedTemplate()
+        return try await withScratchDatabase(template: template, body)
+    }
+
+    private static func withScratchDatabase<T>(template: String?, _ body: (String) async throws -> T) async throws -> T {
+        let server = try serverURL()
+        let admin = try await Connection.connect(server, applicationName: "reception-tests")
+        let name = "test_" + UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: "")
+        let quoted = try await admin.quoteIdentifier(name)
+        if let template {
+            try await admin.executeScript("CREATE DATABASE \(quoted) TEMPLATE \(try await admin.quoteIdentifier(template))")
+        } else {
+            try await admin.executeScript("CREATE DATABASE \(quoted)")
+        }
+        do {
+            let value = try await body(url(server, database: name))
+            try await admin.executeScript("DROP DATABASE \(quoted) WITH (FORCE)")
+            return value
+        } catch {
+            _ = try? await admin.executeScript("DROP DATABASE \(quoted) WITH (FORCE)")
+            throw error
+        }
+    }
+}
+
+/// Builds the migrated template once per process, named after a hash of the migrations, so a
+/// changed migration gets a new template instead of a stale one.
+actor TemplateCache {
+    static let shared = TemplateCache()
+    private var building: Task<String, any Error>?
+
+    func migratedTemplate() async throws -> String {
+        if let building { return try await building.value }
+        let task = Task { try await Self.build() }
+        building = task
+        return try await task.value
+    }
+
+    private static func build() async throws -> String {
+        let migrator = try Migrator(directory: TestDatabase.sqlDirectory)
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a
+        for migration in migrator.migrations {
+            for byte in "\(migration.version)\(migration.name)\(migration.sql)".utf8 {
+                hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
+            }
+        }
+        let name = "template_" + String(hash, radix: 16)
+        let server = try TestDatabase.serverURL()
+        let admin = try await Connection.connect(server, applicationName: "reception-tests")
+        let exists = try await admin.query("SELECT 1 FROM pg_database WHERE datname = \(name)")
+        if !exists.isEmpty { return name }
+        let building = name + "_\(getpid())"
+        let quotedBuilding = try await admin.quoteIdentifier(building)
+        try await admin.executeScript("DROP DATABASE IF EXISTS \(quotedBuilding)")
+        try await admin.executeScript("CREATE DATABASE \(quotedBuilding)")
+        do {
+            let connection = try await Connection.connect(TestDatabase.url(server, database: building))
+            try await migrator.migrate(on: connection)
+        }
+        let quotedName = try await admin.quoteIdentifier(name)
+        // The migrating connection's server process may take a moment to go away.
+        for attempt in 1...50 {
+            do {
+                try await admin.executeScript("ALTER DATABASE \(quotedBuilding) RENAME TO \(quotedName)")
+                return name
+            } catch let error as PostgresError where error.sqlState == .duplicateDatabase {
+                // Another test process built it first: use theirs.
+                _ = try? await admin.executeScript("DROP DATABASE IF EXISTS \(quotedBuilding) WITH (FORCE)")
+                return name
+            } catch where attempt < 50 {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        return name
+    }
+}
