@@ -1,0 +1,40 @@
+import Foundation
+import Logging
+import Postgres
+
+/// Reception's migrations: the numbered files of the repository's `sql/` folder.
+public enum Migrations {
+    public static let environmentVariable = "RECEPTION_SQL_DIR"
+
+    public struct NotFound: Error, CustomStringConvertible {
+        public let searched: [String]
+        public var description: String {
+            "cannot find the sql/ migrations folder (looked in \(searched.joined(separator: ", "))); set \(Migrations.environmentVariable) to it"
+        }
+    }
+
+    /// `RECEPTION_SQL_DIR`, else a `sql/` folder beside an ancestor of the executable (a build
+    /// inside the repository: `.build/debug/reception` → `sql/`), else `./sql`.
+    public static func locateDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> URL {
+        var candidates: [URL] = []
+        if let configured = environment[environmentVariable], !configured.isEmpty {
+            candidates.append(URL(fileURLWithPath: configured))
+        } else {
+            var folder = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+            for _ in 0..<6 {
+                candidates.append(folder.appendingPathComponent("sql"))
+                folder.deleteLastPathComponent()
+            }
+            candidates.append(URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("sql"))
+        }
+        for candidate in candidates {
+            let marker = candidate.appendingPathComponent("001_domain.sql").path
+            if FileManager.default.fileExists(atPath: marker) { return candidate }
+        }
+        throw NotFound(searched: candidates.map(\.path))
+    }
+
+    public static func migrator(logger: Logger = Logger(label: "reception.migrations")) throws -> Migrator {
+        try Migrator(directory: try locateDirectory(), logger: logger)
+    }
+}
