@@ -1,0 +1,213 @@
+import Foundation
+import Postgres
+
+/// The JSON import format: an array of case objects as in placement-instance/1 (FORMAT.md),
+/// plus `arrived`:
+///
+///     [{"id": "MIG-2026-000123", "members": [{"age": 34}, {"age": 9}],
+///       "needs": {"trauma_care": 1}, "language": "ar", "occupations": ["assistant_nurse"],
+///       "family_ties": ["2480"], "preferences": ["2480"], "excluded": ["2284"],
+///       "arrived": "2026-11-02"}]
+///
+/// `ref` may stand for `id` and `ages: [34, 9]` for `members`. Without `arrived`, a
+/// `waiting_days` (as in an instance) dates the arrival back from today; with neither, it is
+/// today. Unknown keys are refused rather than ignored: a misspelt `excluded` must not let a
+/// household be placed where it must never go.
+enum CaseImportJSON {
+    static let keys: Set<String> = ["id", "ref", "members", "ages", "needs", "language", "occupations",
+                                    "family_ties", "preferences", "excluded", "arrived", "waiting_days"]
+
+    static func read(_ data: [UInt8], rules: CaseRules) -> CaseImport.Contents {
+        var contents = CaseImport.Contents()
+        let root: JSONTree
+        do {
+            root = try JSONDecoder().decode(JSONTree.self, from: Data(data))
+        } catch {
+            contents.problems.append(ValidationProblem(.file, field: "", reason: "not valid JSON: \(syntaxReason(error))"))
+            return contents
+        }
+        guard case .array(let elements) = root else {
+            contents.problems.append(ValidationProblem(.file, field: "", reason: "the file must hold a JSON array of cases, not \(root.kind)"))
+            return contents
+        }
+        contents.count = elements.count
+        contents.entries.reserveCapacity(elements.count)
+        for (index, element) in elements.enumerated() {
+            if let valid = validate(element, index: index, rules: rules, problems: &contents.problems) {
+                contents.entries.append(CaseImport.Entry(location: .element(index), newCase: valid))
+            }
+        }
+        return contents
+    }
+
+    static func validate(_ element: JSONTree, index: Int, rules: CaseRules,
+                         problems: inout [ValidationProblem]) -> NewCase? {
+        let before = problems.count
+        func problem(_ path: String, _ reason: String) {
+            problems.append(ValidationProblem(.element(index), field: path, reason: reason))
+        }
+        guard case .object(let object) = element else {
+            problem("", "expected a case object, found \(element.kind)")
+            return nil
+        }
+        for key in object.keys.sorted() where !keys.contains(key) {
+            problem(key, "unknown key (the keys are \(keys.sorted().joined(separator: ", ")))")
+        }
+
+        // Reference
+        var reference = ""
+        let referenceKey = object["id"] != nil ? "id" : "ref"
+        if object["id"] != nil && object["ref"] != nil {
+            problem("ref", "give id or ref, not both")
+        }
+        switch object[referenceKey] {
+        case .string(let text)?:
+            reference = text.trimmingCharacters(in: .whitespaces)
+            if let reason = CaseFieldRules.reference(reference) { problem(referenceKey, reason) }
+        case nil, .null?:
+            problem("id", "is required")
+        case let other?:
+            problem(referenceKey, "expected a string, found \(other.kind)")
+        }
+
+        // Members
+        var ages: [Int] = []
+        func age(_ value: JSONTree, at path: String) {
+            switch value {
+            case .integer(let age):
+                if let reason = CaseFieldRules.age(age) { problem(path, reason) } else { ages.append(age) }
+            case .number(let number):
+                problem(path, "\(number) is not a whole number of years")
+            default:
+                problem(path, "expected a whole number of years, found \(value.kind)")
+            }
+        }
+        if object["members"] != nil && object["ages"] != nil {
+            problem("ages", "give members or ages, not both")
+        }
+        switch (object["members"], object["ages"]) {
+        case (.array(let members)?, _):
+            for (position, member) in members.enumerated() {
+                guard case .object(let fields) = member else {
+                    problem("members[\(position)]", "expected {\"age\": ...}, found \(member.kind)")
+                    continue
+                }
+                if let value = fields["age"] { age(value, at: "members[\(position)].age") }
+                else { problem("members[\(position)].age", "is required") }
+                for key in fields.keys.sorted() where key != "age" {
+                    problem("members[\(position)].\(key)", "unknown key (a member has only age)")
+                }
+            }
+            if let reason = CaseFieldRules.memberCount(members.count) { problem("members", reason) }
+        case (nil, .array(let values)?):
+            for (position, value) in values.enumerated() { age(value, at: "ages[\(position)]") }
+            if let reason = CaseFieldRules.memberCount(values.count) { problem("ages", reason) }
+        case (nil, nil), (.null?, _), (nil, .null?):
+            problem("members", "is required (e.g. [{\"age\": 34}, {\"age\": 9}])")
+        case (let members?, _):
+            problem("members", "expected an array, found \(members.kind)")
+        case (nil, let values?):
+            problem("ages", "expected an array, found \(values.kind)")
+        }
+
+        // Needs
+        var needs: [NewCase.Need] = []
+        switch object["needs"] {
+        case nil, .null?: break
+        case .object(let fields)?:
+            for name in fields.keys.sorted() {
+                let path = "needs.\(name)"
+                if let reason = CaseFieldRules.needName(name, rules: rules) { problem(path, reason); continue }
+                guard case .integer(let units) = fields[name]! else {
+                    problem(path, "expected a whole number of units, found \(fields[name]!.kind)")
+                    continue
+                }
+                if let reason = CaseFieldRules.units(units, of: name) { problem(path, reason); continue }
+                needs.append(NewCase.Need(dimension: name, units: units))
+            }
+        case let other?:
+            problem("needs", "expected an object such as {\"trauma_care\": 1}, found \(other.kind)")
+        }
+
+        // Language
+        var language: String?
+        switch object["language"] {
+        case nil, .null?: break
+        case .string(let text)?:
+            language = text
+            if let reason = CaseFieldRules.language(text) { problem("language", reason) }
+        case let other?:
+            problem("language", "expected a string, found \(other.kind)")
+        }
+
+        func strings(_ key: String, rule: (String) -> String?) -> [String] {
+            var result: [String] = []
+            switch object[key] {
+            case nil, .null?: break
+            case .array(let items)?:
+                for (position, item) in items.enumerated() {
+                    guard case .string(let text) = item else {
+                        problem("\(key)[\(position)]", "expected a string, found \(item.kind)")
+                        continue
+                    }
+                    if let reason = rule(text) { problem("\(key)[\(position)]", reason) }
+                    else if !result.contains(text) { result.append(text) }
+                }
+            case let other?:
+                problem(key, "expected an array of strings, found \(other.kind)")
+            }
+            return result
+        }
+        let occupations = strings("occupations", rule: CaseFieldRules.occupation)
+        let familyTies = strings("family_ties", rule: CaseFieldRules.municipalityCode)
+        let preferences = strings("preferences", rule: CaseFieldRules.municipalityCode)
+        let excluded = strings("excluded", rule: CaseFieldRules.municipalityCode)
+
+        // Arrival
+        var arrivedOn = rules.today
+        switch (object["arrived"], object["waiting_days"]) {
+        case (.string(let text)?, _):
+            if let day = CalendarDay(text) {
+                arrivedOn = day
+                if let reason = CaseFieldRules.arrival(day, today: rules.today) { problem("arrived", reason) }
+            } else {
+                problem("arrived", "\(CaseFieldRules.quoted(text)) is not a date (YYYY-MM-DD)")
+            }
+        case (nil, .integer(let days)?), (.null?, .integer(let days)?):
+            if days < 0 { problem("waiting_days", "\(days) is negative") }
+            else { arrivedOn = CalendarDay.today(now: rules.today.date.addingTimeInterval(-Double(days) * 86_400)) }
+            if let reason = CaseFieldRules.arrival(arrivedOn, today: rules.today) { problem("waiting_days", reason) }
+        case (nil, nil), (.null?, nil), (nil, .null?), (.null?, .null?):
+            break
+        case (let value?, _) where value != .null:
+            problem("arrived", "expected a date string (YYYY-MM-DD), found \(value.kind)")
+        case (_, let value?):
+            problem("waiting_days", "expected a whole number of days, found \(value.kind)")
+        default:
+            break
+        }
+
+        guard problems.count == before else { return nil }
+        let result = NewCase(reference: reference, ages: ages, needs: needs, language: language,
+                             occupations: occupations, familyTies: familyTies, preferences: preferences,
+                             excluded: excluded, arrivedOn: arrivedOn)
+        if let (field, reason) = CaseFieldRules.consistency(result) {
+            problem(field, reason)
+            return nil
+        }
+        return result
+    }
+
+    /// The decoder's own words for a syntax error ("Unexpected character ... around line 3,
+    /// column 5"), without its coding-path preamble.
+    static func syntaxReason(_ error: any Error) -> String {
+        if case DecodingError.dataCorrupted(let context) = error {
+            if let underlying = context.underlyingError {
+                let text = (underlying as NSError).userInfo[NSDebugDescriptionErrorKey] as? String
+                return text ?? "\(underlying)"
+            }
+            return context.debugDescription
+        }
+        return "\(error)"
+    }
+}

@@ -1,0 +1,132 @@
+import Foundation
+import Postgres
+
+/// Writing validated cases: one for `case add`, a hundred thousand for an import, the same
+/// way. All in one transaction, so a failure anywhere leaves nothing behind.
+///
+/// Cases go in with COPY (the `cases` table has only statement-level triggers on INSERT, so
+/// the audit events are one set-based statement per COPY), their needs through a temporary
+/// staging table joined on reference, which spares reading a hundred thousand ids back.
+public enum CaseRegistration {
+    public struct Options: Sendable {
+        /// Recorded as the actor of every audit event; nil means the database user.
+        public var officer: String?
+        /// Leave out cases whose reference is already registered instead of refusing the file.
+        public var skipExisting: Bool
+        /// Register need names that are not yet dimensions (else they are validation errors).
+        public var registerNewNeeds: Bool
+        /// Rows per COPY statement; progress is reported after each.
+        public var chunkSize: Int
+
+        public init(officer: String? = nil, skipExisting: Bool = false, registerNewNeeds: Bool = false, chunkSize: Int = 20_000) {
+            self.officer = officer
+            self.skipExisting = skipExisting
+            self.registerNewNeeds = registerNewNeeds
+            self.chunkSize = chunkSize
+        }
+    }
+
+    public struct Report: Sendable, Encodable {
+        /// How many cases were registered.
+        public var registered: Int
+        /// References already registered and left out (with `skipExisting`), as given.
+        public var skipped: [String]
+        /// Need names added to the dimensions table; no municipality has capacity for them yet.
+        public var newDimensions: [String]
+    }
+
+    /// Registers `entries` or nothing. Throws `InvalidInput` naming each reference that is
+    /// already registered (unless `skipExisting`), with its line or path.
+    public static func register(
+        _ entries: [CaseImport.Entry],
+        options: Options = Options(),
+        on connection: Connection,
+        progress: (@Sendable (_ written: Int, _ total: Int) -> Void)? = nil
+    ) async throws -> Report {
+        try await connection.withTransaction { connection in
+            try await Officer.act(as: options.officer, on: connection)
+
+            // References that exist already. Locking is not needed: the unique constraint
+            // catches one registered meanwhile, and the whole transaction then fails.
+            let references = entries.map(\.newCase.reference)
+            let existing = Set(try await connection.query(
+                "SELECT reference FROM cases WHERE reference = ANY(\(references))"
+            ).map { try $0.decode("reference", as: String.self) })
+            var toWrite = entries
+            var skipped: [String] = []
+            if !existing.isEmpty {
+                if options.skipExisting {
+                    toWrite = entries.filter { !existing.contains($0.newCase.reference) }
+                    skipped = entries.map(\.newCase.reference).filter(existing.contains)
+                } else {
+                    throw InvalidInput(entries.filter { existing.contains($0.newCase.reference) }.map {
+                        ValidationProblem($0.location, field: CaseImport.referenceField($0.location),
+                                          reason: "case \($0.newCase.reference) is already registered (--skip-existing leaves such cases out)")
+                    })
+                }
+            }
+
+            var newDimensions: [String] = []
+            let needNames = Set(toWrite.flatMap { $0.newCase.needs.map(\.dimension) })
+            if !needNames.isEmpty {
+                let known = Set(try await connection.query(
+                    "SELECT name FROM dimensions WHERE name = ANY(\(Array(needNames)))"
+                ).map { try $0.decode("name", as: String.self) })
+                let unknown = needNames.subtracting(known).sorted()
+                if !unknown.isEmpty {
+                    guard options.registerNewNeeds else {
+                        throw ReceptionError.invalid("unknown needs \(unknown.joined(separator: ", ")); --new-needs registers them")
+                    }
+                    try await connection.execute("""
+                        INSERT INTO dimensions (name, description)
+                        SELECT name, 'need: registered with a case' FROM unnest(\(unknown)) AS name
+                        ON CONFLICT (name) DO NOTHING
+                        """)
+                    newDimensions = unknown
+                }
+            }
+
+            let total = toWrite.count
+            var written = 0
+            progress?(0, total)
+            while written < total {
+                let chunk = toWrite[written..<min(written + max(1, options.chunkSize), total)]
+                var rows = CopyRows(reservingBytes: chunk.count * 96)
+                for entry in chunk {
+                    let item = entry.newCase
+                    rows.append([item.reference, item.ages, item.language, item.occupations, item.familyTies,
+                                 item.preferences, item.excluded, item.arrivedOn])
+                }
+                try await connection.copy(into: "cases", columns: [
+                    "reference", "ages", "language", "occupations", "family_ties", "preferences", "excluded", "arrived_on",
+                ], rows: rows)
+                written += chunk.count
+                progress?(written, total)
+            }
+
+            var needs = CopyRows()
+            for entry in toWrite {
+                for need in entry.newCase.needs { needs.append([entry.newCase.reference, need.dimension, need.units]) }
+            }
+            if needs.count > 0 {
+                try await connection.execute("DROP TABLE IF EXISTS pg_temp.reception_import_needs")
+                try await connection.execute("""
+                    CREATE TEMP TABLE reception_import_needs (reference text NOT NULL, dimension text NOT NULL, units int NOT NULL)
+                    ON COMMIT DROP
+                    """)
+                try await connection.copy(into: "reception_import_needs", columns: ["reference", "dimension", "units"], rows: needs)
+                try await connection.execute("""
+                    INSERT INTO case_needs (case_id, dimension, units)
+                    SELECT c.id, s.dimension, s.units
+                    FROM reception_import_needs s JOIN cases c ON c.reference = s.reference
+                    """)
+            }
+            return Report(registered: total, skipped: skipped, newDimensions: newDimensions)
+        }
+    }
+
+    /// Registers one case (`case add`).
+    public static func register(_ newCase: NewCase, options: Options = Options(), on connection: Connection) async throws -> Report {
+        try await register([CaseImport.Entry(location: .arguments, newCase: newCase)], options: options, on: connection)
+    }
+}

@@ -1,0 +1,170 @@
+import Foundation
+import Postgres
+
+/// A case as text, the way the command line and a CSV row give it: lists separated by `;`
+/// (or `,`), a need as `name` or `name:units`, dates as `YYYY-MM-DD`. Only the reference and
+/// the ages are required; an absent arrival date means today.
+public struct CaseTextFields: Sendable, Equatable {
+    public var reference: String?
+    public var ages: String?
+    public var needs: String?
+    public var language: String?
+    public var occupations: String?
+    public var familyTies: String?
+    public var preferences: String?
+    public var excluded: String?
+    public var arrived: String?
+
+    /// The field names, as CSV columns and in problem reports.
+    public enum Field: String, CaseIterable, Sendable {
+        case ref, ages, needs, language, occupations
+        case familyTies = "family_ties"
+        case preferences, excluded, arrived
+    }
+
+    public init(reference: String? = nil, ages: String? = nil, needs: String? = nil, language: String? = nil,
+                occupations: String? = nil, familyTies: String? = nil, preferences: String? = nil,
+                excluded: String? = nil, arrived: String? = nil) {
+        self.reference = reference
+        self.ages = ages
+        self.needs = needs
+        self.language = language
+        self.occupations = occupations
+        self.familyTies = familyTies
+        self.preferences = preferences
+        self.excluded = excluded
+        self.arrived = arrived
+    }
+
+    public subscript(field: Field) -> String? {
+        get {
+            switch field {
+            case .ref: reference
+            case .ages: ages
+            case .needs: needs
+            case .language: language
+            case .occupations: occupations
+            case .familyTies: familyTies
+            case .preferences: preferences
+            case .excluded: excluded
+            case .arrived: arrived
+            }
+        }
+        set {
+            switch field {
+            case .ref: reference = newValue
+            case .ages: ages = newValue
+            case .needs: needs = newValue
+            case .language: language = newValue
+            case .occupations: occupations = newValue
+            case .familyTies: familyTies = newValue
+            case .preferences: preferences = newValue
+            case .excluded: excluded = newValue
+            case .arrived: arrived = newValue
+            }
+        }
+    }
+
+    /// The validated case, or nil with every problem of this row appended to `problems`.
+    public func validate(at location: ValidationProblem.Location, rules: CaseRules,
+                         problems: inout [ValidationProblem]) -> NewCase? {
+        let before = problems.count
+        func problem(_ field: Field, _ reason: String) {
+            problems.append(ValidationProblem(location, field: field.rawValue, reason: reason))
+        }
+
+        let reference = trimmed(self.reference) ?? ""
+        if reference.isEmpty {
+            problem(.ref, "is required")
+        } else if let reason = CaseFieldRules.reference(reference) {
+            problem(.ref, reason)
+        }
+
+        var ages: [Int] = []
+        let ageItems = items(self.ages)
+        if ageItems.isEmpty {
+            problem(.ages, "is required (one age per member, e.g. 34;31;9)")
+        } else {
+            for item in ageItems {
+                guard let age = Int(item) else {
+                    problem(.ages, "\(CaseFieldRules.quoted(String(item))) is not a whole number of years")
+                    continue
+                }
+                if let reason = CaseFieldRules.age(age) { problem(.ages, reason) } else { ages.append(age) }
+            }
+            if let reason = CaseFieldRules.memberCount(ageItems.count) { problem(.ages, reason) }
+        }
+
+        var needs: [NewCase.Need] = []
+        for item in items(self.needs) {
+            let parts = item.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = String(parts[0]).trimmingCharacters(in: .whitespaces)
+            var units = 1
+            if parts.count == 2 {
+                guard let parsed = Int(parts[1].trimmingCharacters(in: .whitespaces)) else {
+                    problem(.needs, "\(CaseFieldRules.quoted(String(item))) is not name or name:units (e.g. accessible_dwellings:1)")
+                    continue
+                }
+                units = parsed
+            }
+            if let reason = CaseFieldRules.needName(name, rules: rules) { problem(.needs, reason); continue }
+            if let reason = CaseFieldRules.units(units, of: name) { problem(.needs, reason); continue }
+            if needs.contains(where: { $0.dimension == name }) { problem(.needs, "\(name) is listed twice"); continue }
+            needs.append(NewCase.Need(dimension: name, units: units))
+        }
+
+        let language = trimmed(self.language)
+        if let language, let reason = CaseFieldRules.language(language) { problem(.language, reason) }
+
+        let occupations = codes(self.occupations, field: .occupations, rule: CaseFieldRules.occupation, problem)
+        let familyTies = codes(self.familyTies, field: .familyTies, rule: CaseFieldRules.municipalityCode, problem)
+        let preferences = codes(self.preferences, field: .preferences, rule: CaseFieldRules.municipalityCode, problem)
+        let excluded = codes(self.excluded, field: .excluded, rule: CaseFieldRules.municipalityCode, problem)
+
+        var arrivedOn = rules.today
+        if let text = trimmed(self.arrived) {
+            if let day = CalendarDay(text) {
+                if let reason = CaseFieldRules.arrival(day, today: rules.today) { problem(.arrived, reason) }
+                arrivedOn = day
+            } else {
+                problem(.arrived, "\(CaseFieldRules.quoted(text)) is not a date (YYYY-MM-DD)")
+            }
+        }
+
+        guard problems.count == before else { return nil }
+        let result = NewCase(reference: reference, ages: ages, needs: needs, language: language,
+                             occupations: occupations, familyTies: familyTies, preferences: preferences,
+                             excluded: excluded, arrivedOn: arrivedOn)
+        if let (field, reason) = CaseFieldRules.consistency(result) {
+            problems.append(ValidationProblem(location, field: field, reason: reason))
+            return nil
+        }
+        return result
+    }
+
+    private func trimmed(_ text: String?) -> String? {
+        guard let text else { return nil }
+        let value = text.trimmingCharacters(in: .whitespaces)
+        return value.isEmpty ? nil : value
+    }
+
+    /// `a;b`, `a,b`, `a; b;` → [a, b]. Empty items (a trailing separator) are ignored.
+    private func items(_ text: String?) -> [Substring] {
+        guard let text else { return [] }
+        return text.split(whereSeparator: { $0 == ";" || $0 == "," })
+            .map { $0.trimmingCharacters(in: .whitespaces)[...] }
+            .filter { !$0.isEmpty }
+    }
+
+    /// A list of codes, each checked, duplicates dropped (order kept: preferences are ranked).
+    private func codes(_ text: String?, field: Field, rule: (String) -> String?,
+                       _ problem: (Field, String) -> Void) -> [String] {
+        var result: [String] = []
+        for item in items(text) {
+            let code = String(item)
+            if let reason = rule(code) { problem(field, reason); continue }
+            if !result.contains(code) { result.append(code) }
+        }
+        return result
+    }
+}

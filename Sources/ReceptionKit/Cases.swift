@@ -1,0 +1,180 @@
+import Foundation
+import Postgres
+
+/// A registered household, as stored, with its needs and its active allocation if any.
+///
+/// Holds personal data (ages, needs, ties): for the officer's screen and for the placement
+/// engine, never for a log line.
+public struct CaseRecord: Sendable, Equatable, Encodable {
+    public let id: Int64
+    public let reference: String
+    public let ages: [Int]
+    /// Needs beyond what the ages imply, by dimension.
+    public let needs: [String: Int]
+    public let language: String?
+    public let occupations: [String]
+    public let familyTies: [String]
+    public let preferences: [String]
+    public let excluded: [String]
+    public let arrivedOn: CalendarDay
+    /// registered (pending placement), proposed, placed or withdrawn.
+    public let status: String
+    public let withdrawnAt: Date?
+    public let withdrawnReason: String?
+    public let createdAt: Date
+    /// The proposed or confirmed allocation, if the case has one.
+    public let allocation: ActiveAllocation?
+
+    public struct ActiveAllocation: Sendable, Equatable, Encodable {
+        public let id: Int64
+        public let municipality: String
+        public let period: Int
+        public let status: String
+    }
+
+    /// Whole days between arrival and `today`, as placement-instance/1 counts waiting.
+    public func waitingDays(on today: CalendarDay = .today()) -> Int {
+        max(0, arrivedOn.days(until: today))
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, reference, ages, needs, language, occupations, familyTies = "family_ties", preferences, excluded
+        case arrivedOn = "arrived_on", status, withdrawnAt = "withdrawn_at", withdrawnReason = "withdrawn_reason"
+        case createdAt = "created_at", allocation
+    }
+
+    init(row: Row) throws {
+        id = try row.decode("id")
+        reference = try row.decode("reference")
+        ages = try row.decode("ages")
+        needs = try row.decode("needs", as: JSONValue<[String: Int]>.self).value
+        language = try row.decode("language")
+        occupations = try row.decode("occupations")
+        familyTies = try row.decode("family_ties")
+        preferences = try row.decode("preferences")
+        excluded = try row.decode("excluded")
+        arrivedOn = try row.decode("arrived_on")
+        status = try row.decode("status")
+        withdrawnAt = try row.decode("withdrawn_at")
+        withdrawnReason = try row.decode("withdrawn_reason")
+        createdAt = try row.decode("created_at")
+        if let allocationID = try row.decode("allocation_id", as: Int64?.self) {
+            allocation = ActiveAllocation(id: allocationID, municipality: try row.decode("allocation_municipality"),
+                                          period: try row.decode("allocation_period"), status: try row.decode("allocation_status"))
+        } else {
+            allocation = nil
+        }
+    }
+}
+
+/// One entry of a case's audit trail.
+public struct CaseEvent: Sendable, Equatable, Encodable {
+    public let at: Date
+    public let actor: String
+    /// `case.registered`, `allocation.proposed`, `case.withdrawn`, ...
+    public let action: String
+    public let municipality: String?
+    public let allocationID: Int64?
+    public let batchID: Int64?
+    /// Ids, codes, counts, statuses, and a decision's reason.
+    public let details: [String: JSONTree]
+
+    enum CodingKeys: String, CodingKey {
+        case at, actor, action, municipality, allocationID = "allocation_id", batchID = "batch_id", details
+    }
+}
+
+/// Reading and withdrawing cases.
+public enum Cases {
+    public static let statuses = ["registered", "proposed", "placed", "withdrawn"]
+
+    /// The case's columns, its needs as one JSON object, and its active allocation. One
+    /// statement for every filter: the parameters are bound values, so the planner sees
+    /// which ones are NULL and drops their conditions.
+    static func select(reference: String? = nil, status: String? = nil, municipality: String? = nil, limit: Int? = nil) -> Query {
+        """
+        SELECT c.id, c.reference, c.ages, c.language, c.occupations, c.family_ties, c.preferences, c.excluded,
+               c.arrived_on, c.status, c.withdrawn_at, c.withdrawn_reason, c.created_at,
+               coalesce((SELECT jsonb_object_agg(n.dimension, n.units) FROM case_needs n WHERE n.case_id = c.id),
+                        '{}') AS needs,
+               a.id AS allocation_id, a.municipality_code AS allocation_municipality,
+               a.period AS allocation_period, a.status AS allocation_status
+        FROM cases c
+        LEFT JOIN allocations a ON a.case_id = c.id AND a.status IN ('proposed', 'confirmed')
+        WHERE (\(reference)::text IS NULL OR c.reference = \(reference))
+          AND (\(status)::text IS NULL OR c.status = \(status))
+          AND (\(municipality)::text IS NULL OR a.municipality_code = \(municipality))
+        ORDER BY c.arrived_on, c.id
+        LIMIT \(limit)
+        """
+    }
+
+    /// The case with this reference, nil when there is none.
+    public static func find(_ reference: String, on connection: Connection) async throws -> CaseRecord? {
+        try await connection.query(select(reference: reference)).first.map(CaseRecord.init(row:))
+    }
+
+    /// The case's audit trail, oldest first.
+    public static func history(caseID: Int64, on connection: Connection) async throws -> [CaseEvent] {
+        let rows = try await connection.query("""
+            SELECT at, actor, action, municipality_code, allocation_id, batch_id, details
+            FROM audit_events WHERE case_id = \(caseID) ORDER BY at, id
+            """)
+        return try rows.map { row in
+            CaseEvent(at: try row.decode("at"), actor: try row.decode("actor"), action: try row.decode("action"),
+                      municipality: try row.decode("municipality_code"), allocationID: try row.decode("allocation_id"),
+                      batchID: try row.decode("batch_id"),
+                      details: try row.decode("details", as: JSONValue<[String: JSONTree]>.self).value)
+        }
+    }
+
+    public struct Filter: Sendable {
+        public var status: String?
+        /// Cases with an active (proposed or confirmed) allocation in this municipality.
+        public var municipality: String?
+        public var limit: Int?
+
+        public init(status: String? = nil, municipality: String? = nil, limit: Int? = nil) {
+            self.status = status
+            self.municipality = municipality
+            self.limit = limit
+        }
+    }
+
+    /// Cases, longest waiting first.
+    public static func list(_ filter: Filter = Filter(), on connection: Connection) async throws -> [CaseRecord] {
+        if let status = filter.status, !statuses.contains(status) {
+            throw ReceptionError.invalid("unknown status \(status) (one of \(statuses.joined(separator: ", ")))")
+        }
+        let query = select(status: filter.status, municipality: filter.municipality, limit: filter.limit)
+        return try await connection.query(query).map(CaseRecord.init(row:))
+    }
+
+    /// The cases waiting for placement (status registered), longest waiting first, with their
+    /// needs: what a placement batch takes as its cases.
+    public static func pending(on connection: Connection) async throws -> [CaseRecord] {
+        try await list(Filter(status: "registered"), on: connection)
+    }
+
+    /// Withdraws a case: it will never be placed (the database refuses allocations for it),
+    /// and its active allocation, if any, is cancelled and its capacity released.
+    public static func withdraw(_ reference: String, reason: String, officer: String? = nil,
+                                on connection: Connection) async throws -> CaseRecord {
+        let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !reason.isEmpty else { throw ReceptionError.invalid("a withdrawal needs a reason (--reason)") }
+        return try await connection.withTransaction { connection in
+            try await Officer.act(as: officer, on: connection)
+            let rows = try await connection.query("SELECT id, status FROM cases WHERE reference = \(reference) FOR UPDATE")
+            guard let row = rows.first else { throw ReceptionError.notFound("no case with reference \(reference)") }
+            if try row.decode("status", as: String.self) == "withdrawn" {
+                throw ReceptionError.refused("case \(reference) is already withdrawn")
+            }
+            let id = try row.decode("id", as: Int64.self)
+            try await connection.execute("UPDATE cases SET status = 'withdrawn', withdrawn_reason = \(reason) WHERE id = \(id)")
+            guard let withdrawn = try await find(reference, on: connection) else {
+                throw ReceptionError.notFound("no case with reference \(reference)")
+            }
+            return withdrawn
+        }
+    }
+}
