@@ -1,0 +1,235 @@
+import Foundation
+
+extension PlacementInstance {
+    /// Decodes and validates a `placement-instance/1` JSON document.
+    ///
+    /// Every error names the JSON path of the offending value, e.g.
+    /// `cases[17].members[2].age: -3 is not an age (0 to 120)`. Unknown keys are ignored; absent
+    /// optional keys take their FORMAT.md defaults (weights 0, capacities 0, lists empty).
+    public static func decode(from data: Data) throws(InstanceError) -> PlacementInstance {
+        let instance: PlacementInstance
+        do {
+            instance = try JSONDecoder().decode(InstanceDocument.self, from: data).instance
+        } catch let error as InstanceError {
+            throw error
+        } catch let error as DecodingError {
+            throw InstanceError(decoding: error)
+        } catch {
+            throw InstanceError(path: "", message: "not valid JSON")
+        }
+        try instance.validate()
+        return instance
+    }
+}
+
+/// A coding key for any name or index, so that paths and unknown keys are under our control.
+struct AnyKey: CodingKey {
+    var stringValue: String
+    var intValue: Int?
+    init(_ name: String) { stringValue = name; intValue = nil }
+    init?(stringValue: String) { self.stringValue = stringValue; intValue = nil }
+    init?(intValue: Int) { stringValue = "\(intValue)"; self.intValue = intValue }
+}
+
+/// `cases[17].members[2].age` from a coding path: array positions (keys with an integer value)
+/// become `[i]`, object keys are joined with dots.
+func jsonPath(_ codingPath: [any CodingKey]) -> String {
+    var out = ""
+    for key in codingPath {
+        if let index = key.intValue {
+            out += "[\(index)]"
+        } else {
+            out += out.isEmpty ? key.stringValue : ".\(key.stringValue)"
+        }
+    }
+    return out
+}
+
+extension InstanceError {
+    init(decoding error: DecodingError) {
+        switch error {
+        case .typeMismatch(let type, let context):
+            let path = jsonPath(context.codingPath)
+            self.init(path: path, message: path.isEmpty ? "the document must be a JSON object" : "expected \(describe(type))")
+        case .valueNotFound(let type, let context):
+            self.init(path: jsonPath(context.codingPath), message: "is null, expected \(describe(type))")
+        case .keyNotFound(let key, let context):
+            self.init(path: jsonPath(context.codingPath + [AnyKey(key.stringValue)]), message: "is missing")
+        case .dataCorrupted(let context):
+            let path = jsonPath(context.codingPath)
+            if path.isEmpty {
+                var detail = ""
+                if let underlying = context.underlyingError as NSError?,
+                   let text = underlying.userInfo[NSDebugDescriptionErrorKey] as? String {
+                    detail = ": \(text)"
+                }
+                self.init(path: "", message: "not valid JSON\(detail)")
+            } else {
+                self.init(path: path, message: "invalid value")
+            }
+        @unknown default:
+            self.init(path: "", message: "not a valid instance")
+        }
+    }
+}
+
+private func describe(_ type: Any.Type) -> String {
+    switch type {
+    case is String.Type: return "a string"
+    case is Int.Type, is Double.Type: return "a number"
+    case is Bool.Type: return "true or false"
+    case is [Any].Type: return "an array"
+    default:
+        let name = "\(type)"
+        if name.hasPrefix("Array") || name.contains("Unkeyed") { return "an array" }
+        return "an object"
+    }
+}
+
+// MARK: - Readers that know their JSON path
+
+extension KeyedDecodingContainer where Key == AnyKey {
+    func path(_ name: String) -> String { jsonPath(codingPath + [AnyKey(name)]) }
+
+    /// What kind of JSON value sits at `key`, for error messages.
+    func kind(_ key: AnyKey) -> String {
+        if (try? decodeNil(forKey: key)) == true { return "null" }
+        if (try? decode(Bool.self, forKey: key)) != nil { return "true/false" }
+        if (try? decode(Double.self, forKey: key)) != nil { return "a number" }
+        if (try? decode(String.self, forKey: key)) != nil { return "a string" }
+        if (try? nestedUnkeyedContainer(forKey: key)) != nil { return "an array" }
+        return "an object"
+    }
+
+    func string(_ name: String, required: Bool = false) throws -> String? {
+        let key = AnyKey(name)
+        guard contains(key) else {
+            if required { throw InstanceError(path: path(name), message: "is missing") }
+            return nil
+        }
+        if let value = try? decode(String.self, forKey: key) { return value }
+        if !required, (try? decodeNil(forKey: key)) == true { return nil }
+        throw InstanceError(path: path(name), message: "expected a string, found \(kind(key))")
+    }
+
+    func whole(_ name: String) throws -> Int? {
+        let key = AnyKey(name)
+        guard contains(key) else { return nil }
+        if let value = try? decode(Int.self, forKey: key) { return value }
+        if let value = try? decode(Double.self, forKey: key) {
+            throw InstanceError(path: path(name), message: "\(value) is not a whole number")
+        }
+        throw InstanceError(path: path(name), message: "expected a whole number, found \(kind(key))")
+    }
+
+    func strings(_ name: String) throws -> [String] {
+        let key = AnyKey(name)
+        guard contains(key) else { return [] }
+        if (try? decodeNil(forKey: key)) == true { return [] }
+        guard var list = try? nestedUnkeyedContainer(forKey: key) else {
+            throw InstanceError(path: path(name), message: "expected an array of strings, found \(kind(key))")
+        }
+        var out: [String] = []
+        while !list.isAtEnd {
+            let index = list.currentIndex
+            guard let value = try? list.decode(String.self) else {
+                throw InstanceError(path: "\(path(name))[\(index)]", message: "expected a string")
+            }
+            out.append(value)
+        }
+        return out
+    }
+
+    func wholeMap(_ name: String) throws -> [String: Int] {
+        let key = AnyKey(name)
+        guard contains(key) else { return [:] }
+        if (try? decodeNil(forKey: key)) == true { return [:] }
+        guard let map = try? nestedContainer(keyedBy: AnyKey.self, forKey: key) else {
+            throw InstanceError(path: path(name), message: "expected an object of whole numbers, found \(kind(key))")
+        }
+        var out: [String: Int] = [:]
+        for k in map.allKeys.sorted(by: { $0.stringValue < $1.stringValue }) {
+            out[k.stringValue] = try map.whole(k.stringValue)
+        }
+        return out
+    }
+
+    /// Calls `body` with a keyed container for each object of the array at `name`.
+    func objects<T>(_ name: String, required: Bool, _ body: (KeyedDecodingContainer<AnyKey>, Int) throws -> T) throws -> [T] {
+        let key = AnyKey(name)
+        guard contains(key) else {
+            if required { throw InstanceError(path: path(name), message: "is missing") }
+            return []
+        }
+        guard var list = try? nestedUnkeyedContainer(forKey: key) else {
+            throw InstanceError(path: path(name), message: "expected an array, found \(kind(key))")
+        }
+        var out: [T] = []
+        if let count = list.count { out.reserveCapacity(count) }
+        while !list.isAtEnd {
+            let index = list.currentIndex
+            guard let object = try? list.nestedContainer(keyedBy: AnyKey.self) else {
+                throw InstanceError(path: "\(path(name))[\(index)]", message: "expected an object")
+            }
+            out.append(try body(object, index))
+        }
+        return out
+    }
+}
+
+/// The top-level document; decoding builds the public value directly.
+private struct InstanceDocument: Decodable {
+    var instance: PlacementInstance
+
+    init(from decoder: any Decoder) throws {
+        let root: KeyedDecodingContainer<AnyKey>
+        do {
+            root = try decoder.container(keyedBy: AnyKey.self)
+        } catch {
+            throw InstanceError(path: "", message: "the document must be a JSON object")
+        }
+        if let format = try root.string("format"), format != PlacementInstance.formatName {
+            throw InstanceError(path: "format", message: "\(quoted(format)) is not \(quoted(PlacementInstance.formatName))")
+        }
+        var weights = PlacementInstance.Weights()
+        if root.contains(AnyKey("weights")), (try? root.decodeNil(forKey: AnyKey("weights"))) != true {
+            guard let w = try? root.nestedContainer(keyedBy: AnyKey.self, forKey: AnyKey("weights")) else {
+                throw InstanceError(path: "weights", message: "expected an object, found \(root.kind(AnyKey("weights")))")
+            }
+            weights.placed = try w.whole("placed") ?? 0
+            weights.waitingDay = try w.whole("waiting_day") ?? 0
+            weights.familyTies = try w.whole("family_ties") ?? 0
+            weights.language = try w.whole("language") ?? 0
+            weights.occupation = try w.whole("occupation") ?? 0
+            weights.preference = try w.whole("preference") ?? 0
+        }
+        let municipalities = try root.objects("municipalities", required: true) { m, _ in
+            let code = try m.string("code", required: true)!
+            return PlacementInstance.Municipality(
+                code: code,
+                name: try m.string("name"),
+                capacity: try m.wholeMap("capacity"),
+                languages: try m.strings("languages"),
+                shortageOccupations: try m.strings("shortage_occupations"))
+        }
+        let cases = try root.objects("cases", required: true) { c, _ in
+            let id = try c.string("id", required: true)!
+            let members = try c.objects("members", required: true) { member, _ in
+                guard let age = try member.whole("age") else {
+                    throw InstanceError(path: member.path("age"), message: "is missing")
+                }
+                return PlacementInstance.Member(age: age)
+            }
+            return PlacementInstance.Case(
+                id: id, members: members,
+                needs: try c.wholeMap("needs"),
+                language: try c.string("language"),
+                occupations: try c.strings("occupations"),
+                familyTies: try c.strings("family_ties"),
+                preferences: try c.strings("preferences"),
+                excluded: try c.strings("excluded"),
+                waitingDays: try c.whole("waiting_days") ?? 0)
+        }
+        instance = PlacementInstance(weights: weights, municipalities: municipalities, cases: cases)
+    }
+}

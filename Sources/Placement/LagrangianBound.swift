@@ -1,0 +1,239 @@
+/// The Lagrangian dual of the capacity constraints.
+///
+/// For multipliers λ[m,d] ≥ 0 (a price per unit of capacity), relaxing capacity leaves each case
+/// free to take its best *reduced* score, score(c,m) − Σ_d λ[m,d]·demand(c,d), or stay unplaced:
+///
+///     L(λ) = Σ_m Σ_d λ[m,d]·capacity[m,d] + Σ_c max(0, max_m reduced(c,m))
+///
+/// Every L(λ) is an upper bound on the best feasible objective (weak duality). Minimising L over
+/// λ gives the LP bound (the subproblem has the integrality property). Pairs that break a hard
+/// rule (excluded, or a demand above the municipality's whole capacity) were removed from the
+/// problem, so they never weaken the bound.
+///
+/// Minimisation is by projected subgradient with Polyak steps toward the best known feasible
+/// objective and a deflected (Camerini–Fratta–Maffioli) direction. Everything is a pure function
+/// of the problem, the iteration count and the targets handed in, so it is deterministic.
+struct Lagrangian {
+    let problem: Problem
+    /// λ[m * K + d]
+    var lambda: [Double]
+    /// cost[t * M + m] = Σ_d λ[m,d]·demand(t,d), refreshed by ``evaluate()``.
+    var cost: [Double]
+    /// The subproblem's choice of pair per case (-1: unplaced), and the demand it puts on each (m,d).
+    var choice: [Int]
+    var usage: [Double]
+    /// Reduced scores within this of the best count as ties when forming the subgradient.
+    var tieTolerance = 1.0
+    /// Whether (m,d) can ever be exceeded: the demand of all cases that may go to m exceeds its
+    /// capacity. Other multipliers stay 0.
+    let binding: [Bool]
+    /// Lowest value found and its multipliers.
+    var bestValue = Double.infinity
+    var bestLambda: [Double]
+    /// Value of the λ = 0 bound: Σ_c best score, exact.
+    let trivialBound: Int
+    var iterations = 0
+
+    private var direction: [Double]
+    /// Diagonal preconditioner of the steps: 1 / (capacity + 1), since the demand that a price
+    /// change moves grows with the number of cases a municipality holds.
+    var scale: [Double]
+    var theta = 1.0
+    var deflection = 0.5
+    private var sinceImprovement = 0
+
+    init(problem: Problem) {
+        self.problem = problem
+        let M = problem.muniCount, K = problem.dimCount
+        lambda = [Double](repeating: 0, count: M * K)
+        bestLambda = lambda
+        direction = lambda
+        scale = problem.capacity.map { 1 / (Double($0) + 1) }
+        cost = [Double](repeating: 0, count: problem.typeCount * M)
+        choice = [Int](repeating: -1, count: problem.caseCount)
+        usage = [Double](repeating: 0, count: M * K)
+        var potential = [Int](repeating: 0, count: M * K)
+        var trivial = 0
+        for c in 0..<problem.caseCount {
+            let t = Int(problem.caseType[c])
+            var best = 0
+            for p in problem.pairStart[c]..<problem.pairStart[c + 1] {
+                best = max(best, problem.pairScore[p])
+                let m = Int(problem.pairMuni[p])
+                for i in Int(problem.typeDimStart[t])..<Int(problem.typeDimStart[t + 1]) {
+                    potential[m * K + Int(problem.typeDims[i])] += problem.typeAmounts[i]
+                }
+            }
+            trivial += best
+        }
+        trivialBound = trivial
+        binding = (0..<(M * K)).map { potential[$0] > problem.capacity[$0] }
+    }
+
+    /// Computes L(λ) for the current λ, with ``choice`` and ``usage``. Also keeps the best value.
+    @discardableResult
+    mutating func evaluate() -> Double {
+        let M = problem.muniCount, K = problem.dimCount
+        var value = 0.0
+        for i in 0..<(M * K) where lambda[i] != 0 { value += lambda[i] * Double(problem.capacity[i]) }
+        lambda.withUnsafeBufferPointer { lam in
+            cost.withUnsafeMutableBufferPointer { cost in
+                for t in 0..<problem.typeCount {
+                    let lo = Int(problem.typeDimStart[t]), hi = Int(problem.typeDimStart[t + 1])
+                    for m in 0..<M {
+                        var s = 0.0
+                        for i in lo..<hi { s += lam[m * K + Int(problem.typeDims[i])] * Double(problem.typeAmounts[i]) }
+                        cost[t * M + m] = s
+                    }
+                }
+            }
+        }
+        for i in 0..<usage.count { usage[i] = 0 }
+        var sum = 0.0
+        let eps = tieTolerance
+        problem.pairMuni.withUnsafeBufferPointer { muni in
+            problem.pairScore.withUnsafeBufferPointer { score in
+                cost.withUnsafeBufferPointer { cost in
+                    for c in 0..<problem.caseCount {
+                        let t = Int(problem.caseType[c])
+                        let row = t * M
+                        let lo = problem.pairStart[c], hi = problem.pairStart[c + 1]
+                        var best = 0.0, second = 0.0
+                        var bestPair = -1
+                        for p in lo..<hi {
+                            let r = Double(score[p]) - cost[row + Int(muni[p])]
+                            if r > second {
+                                if r > best { second = best; best = r; bestPair = p } else { second = r }
+                            }
+                        }
+                        sum += best
+                        choice[c] = bestPair
+                        if bestPair < 0 { continue }
+                        let dlo = Int(problem.typeDimStart[t]), dhi = Int(problem.typeDimStart[t + 1])
+                        if second < best - eps {
+                            let m = Int(muni[bestPair])
+                            for i in dlo..<dhi { usage[m * K + Int(problem.typeDims[i])] += Double(problem.typeAmounts[i]) }
+                            continue
+                        }
+                        // Near-ties (within eps, "unplaced" included as an option worth 0): split
+                        // the demand evenly. This is an eps-subgradient, and a far better direction
+                        // than any single tied choice: with equal scores everywhere, one choice would
+                        // make every price increase look useless.
+                        let floor = best - eps
+                        var n = floor <= 0 ? 1 : 0
+                        for p in lo..<hi where Double(score[p]) - cost[row + Int(muni[p])] >= floor { n += 1 }
+                        let share = 1 / Double(n)
+                        for p in lo..<hi where Double(score[p]) - cost[row + Int(muni[p])] >= floor {
+                            let m = Int(muni[p])
+                            for i in dlo..<dhi { usage[m * K + Int(problem.typeDims[i])] += share * Double(problem.typeAmounts[i]) }
+                        }
+                    }
+                }
+            }
+        }
+        value += sum
+        iterations += 1
+        if value < bestValue {
+            bestValue = value
+            bestLambda = lambda
+            sinceImprovement = 0
+        } else {
+            sinceImprovement += 1
+        }
+        return value
+    }
+
+    /// One subgradient step from the value just evaluated, aiming at `target` (a feasible
+    /// objective). Returns false when the step size has become negligible.
+    mutating func step(value: Double, target: Double, patience: Int) -> Bool {
+        if sinceImprovement >= patience {
+            theta *= 0.5
+            sinceImprovement = 0
+            lambda = bestLambda    // restart from the best point
+            return theta > 1e-4
+        }
+        var norm = 0.0
+        for i in 0..<lambda.count where binding[i] {
+            var g = Double(problem.capacity[i]) - usage[i]
+            if lambda[i] <= 0 && g > 0 { g = 0 }      // projected: cannot go below 0
+            let d = g + deflection * direction[i]
+            direction[i] = d
+            norm += d * d * scale[i]
+        }
+        if norm == 0 { return false }
+        let gap = max(value - target, 1e-9 * max(1, abs(value)))
+        let size = theta * gap / norm
+        for i in 0..<lambda.count where binding[i] {
+            lambda[i] = max(0, lambda[i] - size * scale[i] * direction[i])
+        }
+        return true
+    }
+
+    // Volume algorithm (Barahona & Anbil 2000): steps from the best point along an average of
+    // past subgradients, which is also an approximate primal (fractional) solution.
+    var averageUsage: [Double] = []
+    var alphaMax = 0.1
+    private var reds = 0
+    private var lastImproved = false
+    private var previousBest = Double.infinity
+
+    mutating func volumeStep(value: Double, target: Double) -> Bool {
+        let n = lambda.count
+        if averageUsage.isEmpty {
+            averageUsage = usage
+        } else {
+            var num = 0.0, den = 0.0
+            for i in 0..<n where binding[i] {
+                let gbar = Double(problem.capacity[i]) - averageUsage[i]
+                let gt = Double(problem.capacity[i]) - usage[i]
+                num += gbar * (gbar - gt)
+                den += (gbar - gt) * (gbar - gt)
+            }
+            var alpha = den > 0 ? num / den : alphaMax
+            alpha = min(alphaMax, max(alphaMax / 10, alpha))
+            for i in 0..<n where binding[i] {
+                averageUsage[i] = alpha * usage[i] + (1 - alpha) * averageUsage[i]
+            }
+        }
+        if bestValue < previousBest {
+            previousBest = bestValue
+            reds = 0
+            theta = min(2, theta * 1.1)
+        } else {
+            reds += 1
+            if reds >= 20 {
+                theta *= 0.66
+                reds = 0
+                if theta < 1e-4 { return false }
+            }
+        }
+        var norm = 0.0
+        for i in 0..<n where binding[i] {
+            var g = Double(problem.capacity[i]) - averageUsage[i]
+            if bestLambda[i] <= 0 && g > 0 { g = 0 }
+            direction[i] = g
+            norm += g * g
+        }
+        if norm < 1e-18 { return false }
+        let gap = max(bestValue - target, 1e-9 * max(1, abs(bestValue)))
+        let size = theta * gap / norm
+        for i in 0..<n where binding[i] {
+            lambda[i] = max(0, bestLambda[i] - size * direction[i])
+        }
+        return true
+    }
+
+    /// The best bound as an integer that is certainly ≥ the optimum: the objective is an integer,
+    /// so flooring a true upper bound is safe; the float sum is first padded by a margin larger
+    /// than any accumulated rounding error.
+    var certifiedBound: Int {
+        guard bestValue.isFinite else { return trivialBound }
+        // Each of the n terms carries a relative error of a few ulps of at most the larger of the
+        // value and the λ = 0 bound; 1e-12 per term is thousands of times that.
+        let terms = Double(problem.caseCount + problem.muniCount * problem.dimCount + 1)
+        let margin = 1e-12 * terms * (abs(bestValue) + Double(trivialBound)) + 1e-6
+        let padded = (bestValue + margin).rounded(.down)
+        if padded >= Double(trivialBound) { return trivialBound }
+        return max(Int(padded), 0)
+    }
+}
