@@ -32,6 +32,9 @@ public enum CaseImport {
         public var problems: [ValidationProblem] = []
         /// Rows (CSV) or elements (JSON) read, valid or not.
         public var count = 0
+        /// Every well-formed reference with its place, also of rows with other problems, so
+        /// that a reference given twice is reported even when one of its rows is wrong.
+        var references: [(reference: String, location: ValidationProblem.Location)] = []
     }
 
     /// Reads and validates a whole file. Never throws for bad content: that is `problems`.
@@ -40,11 +43,7 @@ public enum CaseImport {
         case .csv: readCSV(data, rules: rules)
         case .json: CaseImportJSON.read(data, rules: rules)
         }
-        contents.problems += duplicateReferences(contents.entries)
-        // Stable: the problems of one row stay in field order.
-        contents.problems = contents.problems.enumerated()
-            .sorted { (order($0.element.location), $0.offset) < (order($1.element.location), $1.offset) }
-            .map(\.element)
+        contents.problems = sorted(contents.problems + duplicateReferences(contents.references))
         return contents
     }
 
@@ -99,23 +98,34 @@ public enum CaseImport {
             }
             if let valid = fields.validate(at: .line(record.line), rules: rules, problems: &contents.problems) {
                 contents.entries.append(Entry(location: .line(record.line), newCase: valid))
+                contents.references.append((valid.reference, .line(record.line)))
+            } else if let reference = fields.reference?.trimmingCharacters(in: .whitespaces),
+                      CaseFieldRules.reference(reference) == nil {
+                contents.references.append((reference, .line(record.line)))
             }
         }
         contents.count += document.problems.count
         return contents
     }
 
+    /// In file order, and stable: the problems of one row stay in field order.
+    public static func sorted(_ problems: [ValidationProblem]) -> [ValidationProblem] {
+        problems.enumerated()
+            .sorted { (order($0.element.location), $0.offset) < (order($1.element.location), $1.offset) }
+            .map(\.element)
+    }
+
     /// A reference may appear once in a file.
-    static func duplicateReferences(_ entries: [Entry]) -> [ValidationProblem] {
+    static func duplicateReferences(_ references: [(reference: String, location: ValidationProblem.Location)]) -> [ValidationProblem] {
         var first: [String: ValidationProblem.Location] = [:]
         var problems: [ValidationProblem] = []
-        first.reserveCapacity(entries.count)
-        for entry in entries {
-            if let earlier = first[entry.newCase.reference] {
-                problems.append(ValidationProblem(entry.location, field: referenceField(entry.location),
-                    reason: "\(entry.newCase.reference) appears twice in the file, also \(describe(earlier))"))
+        first.reserveCapacity(references.count)
+        for (reference, location) in references {
+            if let earlier = first[reference] {
+                problems.append(ValidationProblem(location, field: referenceField(location),
+                    reason: "\(reference) appears twice in the file, also \(describe(earlier))"))
             } else {
-                first[entry.newCase.reference] = entry.location
+                first[reference] = location
             }
         }
         return problems

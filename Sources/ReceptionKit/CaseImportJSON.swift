@@ -23,7 +23,7 @@ enum CaseImportJSON {
         do {
             root = try JSONDecoder().decode(JSONTree.self, from: Data(data))
         } catch {
-            contents.problems.append(ValidationProblem(.file, field: "", reason: "not valid JSON: \(syntaxReason(error))"))
+            contents.problems.append(ValidationProblem(.file, field: "", reason: "not valid JSON: \(syntaxReason(data))"))
             return contents
         }
         guard case .array(let elements) = root else {
@@ -35,6 +35,10 @@ enum CaseImportJSON {
         for (index, element) in elements.enumerated() {
             if let valid = validate(element, index: index, rules: rules, problems: &contents.problems) {
                 contents.entries.append(CaseImport.Entry(location: .element(index), newCase: valid))
+                contents.references.append((valid.reference, .element(index)))
+            } else if case .object(let object) = element, case .string(let text)? = object["id"] ?? object["ref"] {
+                let reference = text.trimmingCharacters(in: .whitespaces)
+                if CaseFieldRules.reference(reference) == nil { contents.references.append((reference, .element(index))) }
             }
         }
         return contents
@@ -198,16 +202,21 @@ enum CaseImportJSON {
         return result
     }
 
-    /// The decoder's own words for a syntax error ("Unexpected character ... around line 3,
-    /// column 5"), without its coding-path preamble.
-    static func syntaxReason(_ error: any Error) -> String {
-        if case DecodingError.dataCorrupted(let context) = error {
-            if let underlying = context.underlyingError {
-                let text = (underlying as NSError).userInfo[NSDebugDescriptionErrorKey] as? String
-                return text ?? "\(underlying)"
+    /// Where the JSON breaks, as a line and column. JSONDecoder does not say; JSONSerialization
+    /// says "around character N", which is turned into the place an editor shows.
+    static func syntaxReason(_ data: [UInt8]) -> String {
+        do {
+            _ = try JSONSerialization.jsonObject(with: Data(data), options: [.fragmentsAllowed])
+        } catch {
+            let message = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "\(error)"
+            guard let range = message.range(of: "around character "),
+                  let offset = Int(message[range.upperBound...].prefix(while: \.isNumber)) else { return message }
+            var line = 1, column = 1
+            for byte in data.prefix(offset) {
+                if byte == UInt8(ascii: "\n") { line += 1; column = 1 } else if byte & 0xC0 != 0x80 { column += 1 }
             }
-            return context.debugDescription
+            return message[..<range.lowerBound].trimmingCharacters(in: .whitespaces) + " at line \(line), column \(column)"
         }
-        return "\(error)"
+        return "the file is not a JSON document"
     }
 }

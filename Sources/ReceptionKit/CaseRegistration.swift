@@ -48,10 +48,7 @@ public enum CaseRegistration {
 
             // References that exist already. Locking is not needed: the unique constraint
             // catches one registered meanwhile, and the whole transaction then fails.
-            let references = entries.map(\.newCase.reference)
-            let existing = Set(try await connection.query(
-                "SELECT reference FROM cases WHERE reference = ANY(\(references))"
-            ).map { try $0.decode("reference", as: String.self) })
+            let existing = try await registeredReferences(entries.map(\.newCase.reference), on: connection)
             var toWrite = entries
             var skipped: [String] = []
             if !existing.isEmpty {
@@ -59,10 +56,7 @@ public enum CaseRegistration {
                     toWrite = entries.filter { !existing.contains($0.newCase.reference) }
                     skipped = entries.map(\.newCase.reference).filter(existing.contains)
                 } else {
-                    throw InvalidInput(entries.filter { existing.contains($0.newCase.reference) }.map {
-                        ValidationProblem($0.location, field: CaseImport.referenceField($0.location),
-                                          reason: "case \($0.newCase.reference) is already registered (--skip-existing leaves such cases out)")
-                    })
+                    throw InvalidInput(alreadyRegistered(entries, existing: existing))
                 }
             }
 
@@ -123,6 +117,26 @@ public enum CaseRegistration {
             }
             return Report(registered: total, skipped: skipped, newDimensions: newDimensions)
         }
+    }
+
+    /// A problem for each entry whose reference is registered already, to report them with
+    /// the file's other problems before trying to write.
+    public static func alreadyRegistered(_ entries: [CaseImport.Entry], on connection: Connection) async throws -> [ValidationProblem] {
+        alreadyRegistered(entries, existing: try await registeredReferences(entries.map(\.newCase.reference), on: connection))
+    }
+
+    static func alreadyRegistered(_ entries: [CaseImport.Entry], existing: Set<String>) -> [ValidationProblem] {
+        entries.filter { existing.contains($0.newCase.reference) }.map {
+            let hint = $0.location == .arguments ? "" : " (--skip-existing leaves such cases out)"
+            return ValidationProblem($0.location, field: CaseImport.referenceField($0.location),
+                                     reason: "case \($0.newCase.reference) is already registered" + hint)
+        }
+    }
+
+    static func registeredReferences(_ references: [String], on connection: Connection) async throws -> Set<String> {
+        guard !references.isEmpty else { return [] }
+        return Set(try await connection.query("SELECT reference FROM cases WHERE reference = ANY(\(references))")
+            .map { try $0.decode("reference", as: String.self) })
     }
 
     /// Registers one case (`case add`).

@@ -144,7 +144,7 @@ public struct CaseTextFields: Sendable, Equatable {
 
     private func trimmed(_ text: String?) -> String? {
         guard let text else { return nil }
-        let value = text.trimmingCharacters(in: .whitespaces)
+        let value = text.trimmingCharacters(in: .whitespacesAndNewlines)
         return value.isEmpty ? nil : value
     }
 
@@ -152,7 +152,7 @@ public struct CaseTextFields: Sendable, Equatable {
     private func items(_ text: String?) -> [Substring] {
         guard let text else { return [] }
         return text.split(whereSeparator: { $0 == ";" || $0 == "," })
-            .map { $0.trimmingCharacters(in: .whitespaces)[...] }
+            .map { $0.trimmingCharacters(in: .whitespacesAndNewlines)[...] }
             .filter { !$0.isEmpty }
     }
 

@@ -113,7 +113,7 @@ public enum CaseFieldRules {
     }
 
     public static func units(_ units: Int, of need: String) -> String? {
-        unitsRange.contains(units) ? nil : "\(need): \(units) units; a need has 1 to 1000"
+        unitsRange.contains(units) ? nil : "\(units) units of \(need); a need has 1 to 1000"
     }
 
     public static func needName(_ name: String, rules: CaseRules) -> String? {
@@ -181,6 +181,15 @@ public enum CaseFieldRules {
     /// text does not flood the report.
     static func quoted(_ text: String) -> String {
         let cut = text.count > 40 ? String(text.prefix(40)) + "…" : text
-        return "\"" + cut + "\""
+        var result = "\""
+        for character in cut {
+            switch character {
+            case "\n", "\r\n": result += "\\n"
+            case "\r": result += "\\r"
+            case "\t": result += "\\t"
+            default: result.append(character)
+            }
+        }
+        return result + "\""
     }
 }

@@ -27,6 +27,9 @@ struct ReceptionCommand: AsyncParsableCommand {
             """,
         subcommands: [
             DatabaseCommand.self,
+            MunicipalityCommand.self,
+            CapacityCommand.self,
+            CaseCommand.self,
             SolveCommand.self,
         ]
     )

@@ -1,0 +1,211 @@
+import ArgumentParser
+import Foundation
+import Postgres
+import ReceptionKit
+
+struct CaseCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "case",
+        abstract: "Register arrivals, and show, list and withdraw cases.",
+        discussion: """
+            A case is one household, placed whole or not at all, known by its reference (e.g.
+            the Migration Agency's dossier number). Statuses: registered (waiting for a
+            placement), proposed, placed, withdrawn.
+
+            Cases hold personal data (ages, health needs, family ties): what these commands
+            print is for the officer's screen; do not paste it into tickets or logs.
+
+            Example: reception case add --ref MIG-2026-000123 --ages 34,31,9,4 --needs trauma_care --language ar --ties 2480
+            """,
+        subcommands: [Add.self, CaseImportCommand.self, Show.self, List.self, Withdraw.self]
+    )
+
+    static let optionNames = [
+        "ref": "--ref", "ages": "--ages", "needs": "--needs", "language": "--language", "occupations": "--occupations",
+        "family_ties": "--ties", "preferences": "--prefer", "excluded": "--exclude", "arrived": "--arrived",
+    ]
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Register one arriving household.",
+            discussion: """
+                Lists are separated by commas. A need is name or name:units (default 1 unit),
+                and must be a known dimension (accessible_dwellings, trauma_care, ...) unless
+                --new-needs, which registers it (no municipality has capacity for it until a
+                quota is set). Municipality lists are four-digit codes; a code may not be both
+                preferred and excluded. The arrival date defaults to today.
+
+                Example: reception case add --ref MIG-2026-000123 --ages 34,31,9,4 --needs trauma_care,accessible_dwellings:1 --language ar --occupations nurse --ties 2480 --prefer 2480,2460 --exclude 2284 --arrived 2026-11-02
+                """)
+
+        @Option(help: ArgumentHelp("The case reference, e.g. MIG-2026-000123.", valueName: "ref")) var ref: String
+        @Option(help: ArgumentHelp("The members' ages in whole years, e.g. 34,31,9,4.", valueName: "ages")) var ages: String
+        @Option(help: ArgumentHelp("Needs, e.g. trauma_care,accessible_dwellings:1.", valueName: "needs")) var needs: String?
+        @Option(help: ArgumentHelp("The household's language, ISO 639 (ar, prs, so, ti).", valueName: "code")) var language: String?
+        @Option(help: ArgumentHelp("Occupations, e.g. nurse,welder.", valueName: "codes")) var occupations: String?
+        @Option(help: ArgumentHelp("Municipalities with family ties.", valueName: "codes")) var ties: String?
+        @Option(help: ArgumentHelp("Preferred municipalities.", valueName: "codes")) var prefer: String?
+        @Option(help: ArgumentHelp("Municipalities where the household must never be placed.", valueName: "codes")) var exclude: String?
+        @Option(help: ArgumentHelp("The arrival date (YYYY-MM-DD); default today.", valueName: "date")) var arrived: String?
+        @Flag(help: "Register need names that are not yet capacity dimensions.") var newNeeds = false
+        @OptionGroup var officer: OfficerOptions
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            let database = try await connection.connect()
+            let rules = try await CaseRules.load(on: database, acceptNewNeeds: newNeeds)
+            let fields = CaseTextFields(reference: ref, ages: ages, needs: needs, language: language, occupations: occupations,
+                                        familyTies: ties, preferences: prefer, excluded: exclude, arrived: arrived)
+            var problems: [ValidationProblem] = []
+            do {
+                guard let newCase = fields.validate(at: .arguments, rules: rules, problems: &problems) else {
+                    throw InvalidInput(problems)
+                }
+                let report = try await CaseRegistration.register(
+                    newCase, options: .init(officer: officer.resolved, registerNewNeeds: newNeeds), on: database)
+                guard let record = try await Cases.find(newCase.reference, on: database) else {
+                    throw CLIError("the case was registered but cannot be read back", exitCode: ExitCodes.software)
+                }
+                if output.json {
+                    try JSONOutput.print(record)
+                } else {
+                    print("Registered case \(record.reference).")
+                    print(CaseCommand.describe(record))
+                    CaseCommand.noteNewDimensions(report.newDimensions)
+                }
+            } catch let error as InvalidInput {
+                try ProblemReport.fail(error, json: output.json, optionNames: CaseCommand.optionNames)
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show a case and its event history.",
+            discussion: "Example: reception case show MIG-2026-000123")
+
+        @Argument(help: "The case reference.") var reference: String
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var output: OutputOptions
+
+        struct Document: Encodable {
+            let `case`: CaseRecord
+            let events: [CaseEvent]
+        }
+
+        func run() async throws {
+            let database = try await connection.connect()
+            guard let record = try await Cases.find(reference, on: database) else {
+                throw CLIError("no case with reference \(reference)", exitCode: ExitCodes.notFound)
+            }
+            let events = try await Cases.history(caseID: record.id, on: database)
+            if output.json {
+                try JSONOutput.print(Document(case: record, events: events))
+                return
+            }
+            print(CaseCommand.describe(record))
+            print("")
+            let formatter = ISO8601DateFormatter()
+            print(TextTable(headers: ["AT", "ACTION", "BY", "MUNICIPALITY", "ALLOCATION", "DETAILS"], rows: events.map { event in
+                [formatter.string(from: event.at), event.action, event.actor, event.municipality ?? "",
+                 event.allocationID.map(String.init) ?? "", CaseCommand.describe(event.details)]
+            }).render())
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List cases, longest waiting first.",
+            discussion: """
+                --municipality lists the cases proposed for or placed in that municipality.
+
+                Example: reception case list --status registered --limit 50
+                """)
+
+        @Option(help: ArgumentHelp("registered, proposed, placed or withdrawn.", valueName: "status")) var status: String?
+        @Option(help: ArgumentHelp("Cases with an active allocation in this municipality.", valueName: "code")) var municipality: String?
+        @Option(help: ArgumentHelp("At most this many cases.", valueName: "n")) var limit: Int?
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var output: OutputOptions
+
+        func validate() throws {
+            if let status, !Cases.statuses.contains(status) {
+                throw ValidationError("--status: \(status) is not one of \(Cases.statuses.joined(separator: ", "))")
+            }
+            if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+        }
+
+        func run() async throws {
+            let cases = try await Cases.list(.init(status: status, municipality: municipality, limit: limit),
+                                             on: try await connection.connect())
+            if output.json { try JSONOutput.print(cases); return }
+            let today = CalendarDay.today()
+            print(TextTable(headers: ["REFERENCE", "STATUS", "MEMBERS", "ARRIVED", "WAITING", "MUNICIPALITY"], rows: cases.map {
+                [$0.reference, $0.status, String($0.ages.count), $0.arrivedOn.description, "\($0.waitingDays(on: today)) d",
+                 $0.allocation.map { "\($0.municipality) (\($0.status))" } ?? ""]
+            }, numericColumns: [2, 4]).render())
+        }
+    }
+
+    struct Withdraw: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Withdraw a case: it will not be placed.",
+            discussion: """
+                An open proposal or a confirmed placement of the case is cancelled and its
+                capacity released. The reason is kept in the audit trail: write why, not who
+                the family is (no names, no health details).
+
+                Example: reception case withdraw MIG-2026-000123 --reason "moved to relatives in Norway" --officer "A. Lind"
+                """)
+
+        @Argument(help: "The case reference.") var reference: String
+        @Option(help: ArgumentHelp("Why (kept in the audit trail; no personal data).", valueName: "text")) var reason: String
+        @OptionGroup var officer: OfficerOptions
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            let record = try await Cases.withdraw(reference, reason: reason, officer: officer.resolved, on: try await connection.connect())
+            if output.json { try JSONOutput.print(record) } else { print("Withdrew case \(record.reference).") }
+        }
+    }
+
+    /// A case as lines of `label: value`, for people.
+    static func describe(_ record: CaseRecord) -> String {
+        var lines: [(String, String)] = [
+            ("Reference", record.reference),
+            ("Status", record.status + (record.allocation.map { " (\($0.status) in \($0.municipality), \($0.period), allocation \($0.id))" } ?? "")),
+            ("Members", "\(record.ages.count), ages \(record.ages.map(String.init).joined(separator: ", "))"),
+            ("Needs", record.needs.isEmpty ? "none" : record.needs.sorted(by: { $0.key < $1.key }).map { "\($0.key) \($0.value)" }.joined(separator: ", ")),
+            ("Language", record.language ?? ""),
+            ("Occupations", record.occupations.joined(separator: ", ")),
+            ("Family ties", record.familyTies.joined(separator: ", ")),
+            ("Preferences", record.preferences.joined(separator: ", ")),
+            ("Excluded", record.excluded.joined(separator: ", ")),
+            ("Arrived", "\(record.arrivedOn) (\(record.waitingDays()) days ago)"),
+        ]
+        if record.status == "withdrawn" {
+            lines.append(("Withdrawn", record.withdrawnReason ?? ""))
+        }
+        return lines.map { "\($0.0.padding(toLength: 12, withPad: " ", startingAt: 0)) \($0.1.isEmpty ? "–" : $0.1)" }.joined(separator: "\n")
+    }
+
+    static func describe(_ details: [String: JSONTree]) -> String {
+        details.keys.sorted().compactMap { key in
+            switch details[key]! {
+            case .null: nil
+            case .string(let text): "\(key)=\(text)"
+            case .integer(let number): "\(key)=\(number)"
+            case .number(let number): "\(key)=\(number)"
+            case .bool(let flag): "\(key)=\(flag)"
+            case .array, .object: "\(key)=…"
+            }
+        }.joined(separator: " ")
+    }
+
+    static func noteNewDimensions(_ names: [String]) {
+        guard !names.isEmpty else { return }
+        print("New needs registered: \(names.joined(separator: ", ")). No municipality has capacity for them yet: set it with `reception capacity set CODE \(names[0])=N`.")
+    }
+}

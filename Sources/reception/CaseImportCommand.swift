@@ -1,0 +1,107 @@
+import ArgumentParser
+import Foundation
+import Postgres
+import ReceptionKit
+
+struct CaseImportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Register the arrivals of a CSV or JSON file, all or nothing.",
+        discussion: """
+            The whole file is checked first; if any row is wrong, every problem is listed
+            with its line (CSV) or path (JSON), field and reason, nothing is written, and the
+            exit code is 65. Otherwise all cases are registered in one transaction.
+
+            CSV: a header row naming the columns, in any order:
+              ref,ages,needs,language,occupations,family_ties,preferences,excluded,arrived
+            Only ref and ages are required. Lists are separated by ; (ages 34;31;9;4), a need
+            is name or name:units (trauma_care;accessible_dwellings:1), dates YYYY-MM-DD
+            (arrived defaults to today). UTF-8, comma-separated, quoted fields as usual.
+
+            JSON: an array of case objects as in placement-instance/1, plus "arrived":
+              [{"id": "MIG-2026-000123", "members": [{"age": 34}, {"age": 9}],
+                "needs": {"trauma_care": 1}, "language": "ar", "family_ties": ["2480"],
+                "preferences": ["2480"], "excluded": ["2284"], "arrived": "2026-11-02"}]
+
+            A reference that is already registered is an error, unless --skip-existing
+            leaves such cases out (to re-run an import that was partly done by hand). A need
+            that is not a capacity dimension yet is an error (a likely typo), unless
+            --new-needs registers it; no municipality has capacity for it until a quota is set.
+
+            Example: reception case import arrivals-2026-11.csv --officer "A. Lind"
+            """)
+
+    @Argument(help: "The file: .csv or .json.") var file: String
+    @Option(help: ArgumentHelp("csv or json; default from the file's extension.", valueName: "format"))
+    var format: String?
+    @Flag(help: "Leave out cases whose reference is already registered.") var skipExisting = false
+    @Flag(help: "Register need names that are not yet capacity dimensions.") var newNeeds = false
+    @OptionGroup var officer: OfficerOptions
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var output: OutputOptions
+
+    func resolvedFormat() throws -> CaseImport.Format {
+        if let format {
+            guard let chosen = CaseImport.Format(rawValue: format.lowercased()) else {
+                throw CLIError("--format: \(format) is not csv or json", exitCode: ExitCodes.usage)
+            }
+            return chosen
+        }
+        guard let guessed = CaseImport.Format(path: file) else {
+            throw CLIError("cannot tell the format of \(file) from its extension; give --format csv or --format json", exitCode: ExitCodes.usage)
+        }
+        return guessed
+    }
+
+    func run() async throws {
+        let format = try resolvedFormat()
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw CLIError("cannot read \(file)", exitCode: ExitCodes.noInput)
+        }
+        let progress = TerminalProgress()
+        let database = try await connection.connect()
+        let rules = try await CaseRules.load(on: database, acceptNewNeeds: newNeeds)
+
+        progress.show("validating…")
+        let contents = CaseImport.read(Array(data), format: format, rules: rules)
+        progress.done()
+        if !contents.problems.isEmpty {
+            // Also the references registered already, so that one report has it all.
+            let registered = skipExisting ? [] : try await CaseRegistration.alreadyRegistered(contents.entries, on: database)
+            try ProblemReport.fail(InvalidInput(CaseImport.sorted(contents.problems + registered)), json: output.json)
+        }
+        if progress.enabled {
+            FileHandle.standardError.write(Data("validated \(grouped(contents.count)) rows\n".utf8))
+        }
+
+        let report: CaseRegistration.Report
+        do {
+            report = try await CaseRegistration.register(
+                contents.entries,
+                options: .init(officer: officer.resolved, skipExisting: skipExisting, registerNewNeeds: newNeeds),
+                on: database,
+                progress: { written, total in
+                    progress.show("writing… \(total == 0 ? 100 : written * 100 / total)%")
+                })
+            progress.done()
+        } catch let error as InvalidInput {
+            progress.done()
+            try ProblemReport.fail(error, json: output.json)
+        } catch let PostgresError.server(error) where error.sqlState == .uniqueViolation {
+            progress.done()
+            throw CLIError("a case of the file was registered by someone else during the import; nothing was written. Run it again (with --skip-existing to leave such cases out)",
+                           exitCode: ExitCodes.temporaryFailure)
+        }
+
+        if output.json {
+            try JSONOutput.print(report)
+            return
+        }
+        var line = "Registered \(grouped(report.registered)) case\(report.registered == 1 ? "" : "s")"
+        if !report.skipped.isEmpty {
+            line += "; left out \(grouped(report.skipped.count)) already registered"
+        }
+        print(line + ".")
+        CaseCommand.noteNewDimensions(report.newDimensions)
+    }
+}
