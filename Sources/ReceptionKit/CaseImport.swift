@@ -23,6 +23,11 @@ public enum CaseImport {
     public struct Entry: Sendable {
         public let location: ValidationProblem.Location
         public let newCase: NewCase
+
+        public init(location: ValidationProblem.Location, newCase: NewCase) {
+            self.location = location
+            self.newCase = newCase
+        }
     }
 
     public struct Contents: Sendable {

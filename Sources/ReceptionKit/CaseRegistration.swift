@@ -37,6 +37,7 @@ public enum CaseRegistration {
 
     /// Registers `entries` or nothing. Throws `InvalidInput` naming each reference that is
     /// already registered (unless `skipExisting`), with its line or path.
+    @discardableResult
     public static func register(
         _ entries: [CaseImport.Entry],
         options: Options = Options(),
@@ -140,6 +141,7 @@ public enum CaseRegistration {
     }
 
     /// Registers one case (`case add`).
+    @discardableResult
     public static func register(_ newCase: NewCase, options: Options = Options(), on connection: Connection) async throws -> Report {
         try await register([CaseImport.Entry(location: .arguments, newCase: newCase)], options: options, on: connection)
     }
