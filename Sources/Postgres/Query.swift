@@ -44,6 +44,13 @@ public struct Query: Sendable, ExpressibleByStringInterpolation, CustomStringCon
             sql += "$\(bindings.count)"
         }
 
+        /// Splices another statement's SQL text, such as a shared column list. The fragment is a
+        /// `Query` (built from literals), never a `String`, so no value can enter this way.
+        public mutating func appendInterpolation(fragment: Query) {
+            precondition(fragment.bindings.isEmpty, "a SQL fragment cannot carry parameters")
+            sql += fragment.sql
+        }
+
         /// nil binds SQL NULL, typed as the wrapped type.
         public mutating func appendInterpolation<Value: PostgresEncodable>(_ value: Value?) {
             bindings.append(Binding(text: value?.postgresText, type: Value.postgresType))

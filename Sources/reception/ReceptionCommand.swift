@@ -30,7 +30,11 @@ struct ReceptionCommand: AsyncParsableCommand {
             MunicipalityCommand.self,
             CapacityCommand.self,
             CaseCommand.self,
+            BatchCommand.self,
+            AllocationCommand.self,
+            AuditCommand.self,
             SolveCommand.self,
+            JobsCommand.self,
         ]
     )
 
@@ -46,6 +50,12 @@ struct ReceptionCommand: AsyncParsableCommand {
             }
         } catch let error as CLIError {
             fail(error.message, code: error.exitCode)
+        } catch let error as ReceptionError {
+            switch error {
+            case .notFound(let message): fail(message, code: ExitCodes.notFound)
+            case .refused(let message): fail(message, code: ExitCodes.failure)
+            case .invalid(let message): fail(message, code: ExitCodes.badData)
+            }
         } catch let error as PostgresError {
             fail(describe(error), code: exitCode(for: error))
         } catch let error as Migrator.MigrationError {

@@ -1,0 +1,149 @@
+import Foundation
+import JobQueue
+import Postgres
+
+/// An allocation batch as officers see it.
+public struct BatchRecord: Encodable, Sendable {
+    public let id: Int
+    public let period: Int
+    public let status: String
+    public let dryRun: Bool
+    public let requestedBy: String
+    public let createdAt: Date
+    public let finishedAt: Date?
+    public let objective: Int?
+    public let bound: Int?
+    public let jobID: Int?
+    public let jobState: String?
+    /// The last error of the job that runs the batch, if it failed.
+    public let jobError: String?
+    public let summary: BatchSummary?
+
+    /// The certified gap: how far below the best possible placement this one may be, at most.
+    public var gap: Double? {
+        guard let objective, let bound, bound > 0 else { return nil }
+        return Double(bound - objective) / Double(bound)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, period, status, dryRun = "dry_run", requestedBy = "requested_by", createdAt = "created_at"
+        case finishedAt = "finished_at", objective, bound, jobID = "job_id", jobState = "job_state"
+        case jobError = "job_error", summary, gap
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(period, forKey: .period)
+        try c.encode(status, forKey: .status)
+        try c.encode(dryRun, forKey: .dryRun)
+        try c.encode(requestedBy, forKey: .requestedBy)
+        try c.encode(createdAt, forKey: .createdAt)
+        try c.encodeIfPresent(finishedAt, forKey: .finishedAt)
+        try c.encodeIfPresent(objective, forKey: .objective)
+        try c.encodeIfPresent(bound, forKey: .bound)
+        try c.encodeIfPresent(gap, forKey: .gap)
+        try c.encodeIfPresent(jobID, forKey: .jobID)
+        try c.encodeIfPresent(jobState, forKey: .jobState)
+        try c.encodeIfPresent(jobError, forKey: .jobError)
+        try c.encodeIfPresent(summary, forKey: .summary)
+    }
+}
+
+public enum Batches {
+    /// Records a batch and enqueues the job that runs it, in one transaction: a batch without
+    /// its job (or the reverse) cannot exist.
+    public static func request(
+        period: Int, municipalities: [String]?, timeLimit: Double, dryRun: Bool, officer: String?,
+        on connection: Connection
+    ) async throws -> BatchRecord {
+        try await connection.withTransaction { connection in
+            try await Officer.act(as: officer, on: connection)
+            if let municipalities, !municipalities.isEmpty {
+                let known = try await connection.query("SELECT code FROM municipalities WHERE code = ANY(\(municipalities))")
+                let found = Set(try known.map { try $0.decode("code", as: String.self) })
+                let unknown = municipalities.filter { !found.contains($0) }
+                if !unknown.isEmpty { throw ReceptionError.notFound("no municipality with code \(unknown.joined(separator: ", "))") }
+            }
+            var settings: [String: JSONSetting] = ["time_limit": .number(timeLimit)]
+            if let municipalities, !municipalities.isEmpty { settings["municipalities_requested"] = .list(municipalities) }
+            let rows = try await connection.query("""
+                INSERT INTO batches (period, dry_run, summary) VALUES (\(period), \(dryRun), \(JSONValue(settings)))
+                RETURNING id
+                """)
+            let id = try rows[0].decode("id", as: Int.self)
+            let job = try await connection.enqueue(try NewJob(kind: BatchRun.jobKind, arguments: BatchRun.Arguments(batchID: id), maxAttempts: 5))
+            try await connection.execute("UPDATE batches SET job_id = \(job.id) WHERE id = \(id)")
+            return try await find(id, on: connection)
+        }
+    }
+
+    public static func find(_ id: Int, on connection: Connection) async throws -> BatchRecord {
+        let rows = try await connection.query("\(fragment: select) WHERE b.id = \(id)")
+        guard let row = rows.first else { throw ReceptionError.notFound("no batch with id \(id)") }
+        return try record(row)
+    }
+
+    public static func list(period: Int?, limit: Int, on connection: Connection) async throws -> [BatchRecord] {
+        let rows = try await connection.query("""
+            \(fragment: select) WHERE (\(period)::bigint IS NULL OR b.period = \(period)) ORDER BY b.id DESC LIMIT \(limit)
+            """)
+        return try rows.map(record)
+    }
+
+    /// Waits until the batch has finished or its job has given up (discarded or cancelled).
+    /// `onWait` is called about every second with the batch as it stands (for progress).
+    public static func wait(
+        for id: Int, on connection: Connection, onWait: (BatchRecord, Duration) -> Void = { _, _ in }
+    ) async throws -> BatchRecord {
+        let started = ContinuousClock.now
+        var lastReport = started
+        while true {
+            let batch = try await find(id, on: connection)
+            if batch.status != "queued" && batch.status != "running" { return batch }
+            if let state = batch.jobState, state == "discarded" || state == "cancelled" { return batch }
+            let now = ContinuousClock.now
+            if now - lastReport >= .seconds(1) {
+                onWait(batch, now - started)
+                lastReport = now
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
+    enum JSONSetting: Codable, Sendable {
+        case number(Double)
+        case list([String])
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.singleValueContainer()
+            switch self {
+            case .number(let value): try container.encode(value)
+            case .list(let values): try container.encode(values)
+            }
+        }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if let value = try? container.decode(Double.self) { self = .number(value) } else { self = .list(try container.decode([String].self)) }
+        }
+    }
+
+    static let select: Query = """
+        SELECT b.id, b.period, b.status, b.dry_run, b.requested_by, b.created_at, b.finished_at, b.objective, b.bound,
+               b.job_id, j.state AS job_state, j.errors->-1->>'message' AS job_error,
+               CASE WHEN b.summary ? 'placed' THEN b.summary::text END AS summary
+        FROM batches b LEFT JOIN jobs j ON j.id = b.job_id
+        """
+
+    static func record(_ row: Row) throws -> BatchRecord {
+        let decoder = JSONDecoder()
+        let summary = try row.decode("summary", as: String?.self).flatMap { try? decoder.decode(BatchSummary.self, from: Data($0.utf8)) }
+        return BatchRecord(
+            id: try row.decode("id"), period: try row.decode("period"), status: try row.decode("status"),
+            dryRun: try row.decode("dry_run"), requestedBy: try row.decode("requested_by"), createdAt: try row.decode("created_at"),
+            finishedAt: try row.decode("finished_at"), objective: try row.decode("objective"), bound: try row.decode("bound"),
+            jobID: try row.decode("job_id"), jobState: try row.decode("job_state"), jobError: try row.decode("job_error"),
+            summary: summary)
+    }
+}

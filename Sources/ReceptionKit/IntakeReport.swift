@@ -1,0 +1,218 @@
+import Foundation
+import Postgres
+
+/// Each municipality's intake in a period against its quota: what councils read.
+///
+/// "Placed" counts confirmed allocations; "proposed" counts proposals still awaiting an
+/// officer's decision (they already hold capacity). The fill rate is placed persons over the
+/// persons quota.
+public struct IntakeReport: Codable, Sendable {
+    public struct Dimension: Codable, Sendable, Equatable {
+        public let dimension: String
+        public let quota: Int
+        /// Units held by active allocations within the quota.
+        public let used: Int
+        /// Units placed past the quota by forced overrides.
+        public let forced: Int
+        public var free: Int { max(0, quota - used) }
+
+        enum CodingKeys: String, CodingKey { case dimension, quota, used, forced, free }
+
+        public init(dimension: String, quota: Int, used: Int, forced: Int) {
+            self.dimension = dimension
+            self.quota = quota
+            self.used = used
+            self.forced = forced
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            self.init(dimension: try container.decode(String.self, forKey: .dimension), quota: try container.decode(Int.self, forKey: .quota),
+                      used: try container.decode(Int.self, forKey: .used), forced: try container.decode(Int.self, forKey: .forced))
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(dimension, forKey: .dimension)
+            try container.encode(quota, forKey: .quota)
+            try container.encode(used, forKey: .used)
+            try container.encode(forced, forKey: .forced)
+            try container.encode(free, forKey: .free)
+        }
+    }
+
+    public struct Municipality: Codable, Sendable {
+        public let code: String
+        public let name: String
+        public let active: Bool
+        public let personsQuota: Int
+        public let placedPersons: Int
+        public let placedHouseholds: Int
+        public let proposedPersons: Int
+        public let proposedHouseholds: Int
+        /// Placed members under 18.
+        public let placedChildren: Int
+        /// Placed households with at least one special need (trauma care, accessible dwelling, ...).
+        public let placedWithSpecialNeeds: Int
+        public let forcedPlacements: Int
+        public let dimensions: [Dimension]
+
+        /// Placed persons over the persons quota; nil without a quota.
+        public var fillRate: Double? { personsQuota > 0 ? Double(placedPersons) / Double(personsQuota) : nil }
+
+        enum CodingKeys: String, CodingKey {
+            case code, name, active, personsQuota = "persons_quota", placedPersons = "placed_persons"
+            case placedHouseholds = "placed_households", proposedPersons = "proposed_persons"
+            case proposedHouseholds = "proposed_households", placedChildren = "placed_children"
+            case placedWithSpecialNeeds = "placed_with_special_needs", forcedPlacements = "forced_placements"
+            case dimensions, fillRate = "fill_rate"
+        }
+
+        public init(code: String, name: String, active: Bool, personsQuota: Int, placedPersons: Int, placedHouseholds: Int,
+                    proposedPersons: Int, proposedHouseholds: Int, placedChildren: Int, placedWithSpecialNeeds: Int,
+                    forcedPlacements: Int, dimensions: [Dimension]) {
+            self.code = code
+            self.name = name
+            self.active = active
+            self.personsQuota = personsQuota
+            self.placedPersons = placedPersons
+            self.placedHouseholds = placedHouseholds
+            self.proposedPersons = proposedPersons
+            self.proposedHouseholds = proposedHouseholds
+            self.placedChildren = placedChildren
+            self.placedWithSpecialNeeds = placedWithSpecialNeeds
+            self.forcedPlacements = forcedPlacements
+            self.dimensions = dimensions
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            self.init(
+                code: try c.decode(String.self, forKey: .code), name: try c.decode(String.self, forKey: .name),
+                active: try c.decode(Bool.self, forKey: .active), personsQuota: try c.decode(Int.self, forKey: .personsQuota),
+                placedPersons: try c.decode(Int.self, forKey: .placedPersons), placedHouseholds: try c.decode(Int.self, forKey: .placedHouseholds),
+                proposedPersons: try c.decode(Int.self, forKey: .proposedPersons),
+                proposedHouseholds: try c.decode(Int.self, forKey: .proposedHouseholds),
+                placedChildren: try c.decode(Int.self, forKey: .placedChildren),
+                placedWithSpecialNeeds: try c.decode(Int.self, forKey: .placedWithSpecialNeeds),
+                forcedPlacements: try c.decode(Int.self, forKey: .forcedPlacements),
+                dimensions: try c.decode([Dimension].self, forKey: .dimensions))
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(code, forKey: .code)
+            try c.encode(name, forKey: .name)
+            try c.encode(active, forKey: .active)
+            try c.encode(personsQuota, forKey: .personsQuota)
+            try c.encode(placedPersons, forKey: .placedPersons)
+            try c.encode(placedHouseholds, forKey: .placedHouseholds)
+            try c.encode(proposedPersons, forKey: .proposedPersons)
+            try c.encode(proposedHouseholds, forKey: .proposedHouseholds)
+            try c.encode(placedChildren, forKey: .placedChildren)
+            try c.encode(placedWithSpecialNeeds, forKey: .placedWithSpecialNeeds)
+            try c.encode(forcedPlacements, forKey: .forcedPlacements)
+            try c.encode(dimensions, forKey: .dimensions)
+            try c.encodeIfPresent(fillRate, forKey: .fillRate)
+        }
+    }
+
+    public let period: Int
+    public let generatedAt: Date
+    public let municipalities: [Municipality]
+
+    /// The sum over municipalities, for the report's last line.
+    public var total: Municipality {
+        Municipality(
+            code: "", name: "Total", active: true,
+            personsQuota: municipalities.reduce(0) { $0 + $1.personsQuota },
+            placedPersons: municipalities.reduce(0) { $0 + $1.placedPersons },
+            placedHouseholds: municipalities.reduce(0) { $0 + $1.placedHouseholds },
+            proposedPersons: municipalities.reduce(0) { $0 + $1.proposedPersons },
+            proposedHouseholds: municipalities.reduce(0) { $0 + $1.proposedHouseholds },
+            placedChildren: municipalities.reduce(0) { $0 + $1.placedChildren },
+            placedWithSpecialNeeds: municipalities.reduce(0) { $0 + $1.placedWithSpecialNeeds },
+            forcedPlacements: municipalities.reduce(0) { $0 + $1.forcedPlacements },
+            dimensions: [])
+    }
+
+    enum CodingKeys: String, CodingKey { case period, generatedAt = "generated_at", municipalities, total }
+
+    public init(period: Int, generatedAt: Date, municipalities: [Municipality]) {
+        self.period = period
+        self.generatedAt = generatedAt
+        self.municipalities = municipalities
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(period: try c.decode(Int.self, forKey: .period), generatedAt: try c.decode(Date.self, forKey: .generatedAt),
+                  municipalities: try c.decode([Municipality].self, forKey: .municipalities))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(period, forKey: .period)
+        try c.encode(generatedAt, forKey: .generatedAt)
+        try c.encode(municipalities, forKey: .municipalities)
+        try c.encode(total, forKey: .total)
+    }
+
+    /// Reads the report in one snapshot, so its numbers add up even while batches run.
+    /// Lists the municipalities that are active or had capacity or placements in the period.
+    public static func load(period: Int, municipality: String? = nil, on connection: Connection) async throws -> IntakeReport {
+        try await connection.withTransaction(isolation: .repeatableRead, readOnly: true) { connection in
+            let rows = try await connection.query("""
+                WITH active_allocations AS (
+                    SELECT a.municipality_code, a.status, a.forced, c.ages,
+                           EXISTS (SELECT 1 FROM case_needs n WHERE n.case_id = c.id) AS has_needs
+                    FROM allocations a JOIN cases c ON c.id = a.case_id
+                    WHERE a.period = \(period) AND a.status IN ('proposed', 'confirmed')
+                ), intake AS (
+                    SELECT municipality_code,
+                           coalesce(sum(cardinality(ages)) FILTER (WHERE status = 'confirmed'), 0) AS placed_persons,
+                           count(*) FILTER (WHERE status = 'confirmed') AS placed_households,
+                           coalesce(sum(cardinality(ages)) FILTER (WHERE status = 'proposed'), 0) AS proposed_persons,
+                           count(*) FILTER (WHERE status = 'proposed') AS proposed_households,
+                           coalesce(sum((SELECT count(*) FROM unnest(ages) age WHERE age < 18)) FILTER (WHERE status = 'confirmed'), 0) AS placed_children,
+                           count(*) FILTER (WHERE status = 'confirmed' AND has_needs) AS placed_with_needs,
+                           count(*) FILTER (WHERE forced) AS forced_placements
+                    FROM active_allocations GROUP BY municipality_code
+                )
+                SELECT m.code, m.name, m.active,
+                       coalesce((SELECT quota FROM capacity k WHERE k.municipality_code = m.code AND k.period = \(period) AND k.dimension = 'persons'), 0) AS persons_quota,
+                       coalesce(i.placed_persons, 0)::bigint AS placed_persons, coalesce(i.placed_households, 0)::bigint AS placed_households,
+                       coalesce(i.proposed_persons, 0)::bigint AS proposed_persons, coalesce(i.proposed_households, 0)::bigint AS proposed_households,
+                       coalesce(i.placed_children, 0)::bigint AS placed_children, coalesce(i.placed_with_needs, 0)::bigint AS placed_with_needs,
+                       coalesce(i.forced_placements, 0)::bigint AS forced_placements
+                FROM municipalities m LEFT JOIN intake i ON i.municipality_code = m.code
+                WHERE (\(municipality)::text IS NULL OR m.code = \(municipality))
+                  AND (m.active OR i.municipality_code IS NOT NULL
+                       OR EXISTS (SELECT 1 FROM capacity k WHERE k.municipality_code = m.code AND k.period = \(period)))
+                ORDER BY m.code
+                """)
+            let capacityRows = try await connection.query("""
+                SELECT municipality_code, dimension, quota, used, forced FROM capacity
+                WHERE period = \(period) AND (\(municipality)::text IS NULL OR municipality_code = \(municipality))
+                ORDER BY municipality_code, dimension
+                """)
+            var dimensions: [String: [Dimension]] = [:]
+            for row in capacityRows {
+                dimensions[try row.decode("municipality_code"), default: []].append(Dimension(
+                    dimension: try row.decode("dimension"), quota: try row.decode("quota"),
+                    used: try row.decode("used"), forced: try row.decode("forced")))
+            }
+            let municipalities = try rows.map { row in
+                let code = try row.decode("code", as: String.self)
+                return Municipality(
+                    code: code, name: try row.decode("name"), active: try row.decode("active"),
+                    personsQuota: try row.decode("persons_quota"), placedPersons: try row.decode("placed_persons"),
+                    placedHouseholds: try row.decode("placed_households"), proposedPersons: try row.decode("proposed_persons"),
+                    proposedHouseholds: try row.decode("proposed_households"), placedChildren: try row.decode("placed_children"),
+                    placedWithSpecialNeeds: try row.decode("placed_with_needs"), forcedPlacements: try row.decode("forced_placements"),
+                    dimensions: dimensions[code] ?? [])
+            }
+            return IntakeReport(period: period, generatedAt: Date(), municipalities: municipalities)
+        }
+    }
+}

@@ -1,0 +1,171 @@
+import Foundation
+
+/// The intake report as text for a terminal, CSV for a spreadsheet, and one self-contained
+/// HTML page with a chart for a council meeting.
+extension IntakeReport {
+    static func percent(_ rate: Double?) -> String {
+        guard let rate else { return "–" }
+        return "\(Int((rate * 100).rounded()))%"
+    }
+
+    /// A bar of `width` cells: placed (█) and proposed (▒) against the quota (░). Past the
+    /// quota the bar is capped and marked with `+`.
+    static func bar(placed: Int, proposed: Int, quota: Int, width: Int = 20) -> String {
+        guard quota > 0 else { return placed + proposed > 0 ? String(repeating: "█", count: width) + "+" : "" }
+        let full = min(width, Int((Double(placed) / Double(quota) * Double(width)).rounded()))
+        let pending = min(width - full, Int((Double(proposed) / Double(quota) * Double(width)).rounded()))
+        let over = placed + proposed > quota ? "+" : ""
+        return String(repeating: "█", count: full) + String(repeating: "▒", count: pending)
+            + String(repeating: "░", count: width - full - pending) + over
+    }
+
+    public func renderTable() -> String {
+        var lines: [String] = ["Intake \(period) — placed against quota (█ placed, ▒ proposed, ░ free)", ""]
+        let name = max(12, (municipalities.map(\.name.count).max() ?? 0))
+        func pad(_ text: String, _ width: Int, right: Bool = true) -> String {
+            let padding = String(repeating: " ", count: max(0, width - text.count))
+            return right ? padding + text : text + padding
+        }
+        func row(_ m: Municipality, bar: Bool) -> String {
+            [pad(m.code, 4, right: false), pad(m.name + (m.active ? "" : " (inactive)"), name + 11, right: false),
+             pad(String(m.personsQuota), 6), pad(String(m.placedPersons), 7), pad(String(m.placedHouseholds), 10),
+             pad(String(m.proposedPersons), 8), pad(String(m.placedChildren), 8), pad(String(m.placedWithSpecialNeeds), 6),
+             pad(String(m.forcedPlacements), 6), pad(IntakeReport.percent(m.fillRate), 5),
+             bar ? IntakeReport.bar(placed: m.placedPersons, proposed: m.proposedPersons, quota: m.personsQuota) : ""]
+                .joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
+        }
+        let header = [pad("CODE", 4, right: false), pad("MUNICIPALITY", name + 11, right: false), pad("QUOTA", 6),
+                      pad("PLACED", 7), pad("HOUSEHOLDS", 10), pad("PROPOSED", 8), pad("CHILDREN", 8), pad("NEEDS", 6),
+                      pad("FORCED", 6), pad("FILL", 5)].joined(separator: "  ")
+        lines.append(header)
+        lines.append(String(repeating: "-", count: header.count + 22))
+        lines += municipalities.map { row($0, bar: true) }
+        lines.append(String(repeating: "-", count: header.count + 22))
+        lines.append(row(total, bar: false))
+        lines.append("")
+        lines.append("QUOTA: persons quota. PLACED/HOUSEHOLDS: confirmed placements. PROPOSED: persons in proposals awaiting a decision.")
+        lines.append("CHILDREN: placed members under 18. NEEDS: placed households with a special need. FILL: placed / quota.")
+        let dimensionRows = municipalities.flatMap { m in
+            m.dimensions.map { d in [m.code, d.dimension, String(d.quota), String(d.used), String(d.forced), String(d.free)] }
+        }
+        if !dimensionRows.isEmpty {
+            lines.append("")
+            lines.append("Capacity per dimension (used includes proposals; forced is past the quota)")
+            var widths = [4, 9, 5, 4, 6, 4]
+            for cells in dimensionRows { for (i, cell) in cells.enumerated() { widths[i] = max(widths[i], cell.count) } }
+            let titles = ["CODE", "DIMENSION", "QUOTA", "USED", "FORCED", "FREE"]
+            func line(_ cells: [String]) -> String {
+                cells.enumerated().map { i, cell in i < 2 ? pad(cell, widths[i], right: false) : pad(cell, widths[i]) }
+                    .joined(separator: "  ")
+            }
+            lines.append(line(titles))
+            lines.append(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  "))
+            lines += dimensionRows.map(line)
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// One row per municipality; capacity as `<dimension>_quota`, `_used`, `_forced` columns.
+    public func renderCSV() -> String {
+        let dimensionNames = Array(Set(municipalities.flatMap { $0.dimensions.map(\.dimension) })).sorted()
+        var header = ["period", "code", "name", "active", "persons_quota", "placed_persons", "placed_households",
+                      "proposed_persons", "proposed_households", "placed_children", "placed_with_special_needs",
+                      "forced_placements", "fill_rate"]
+        for name in dimensionNames { header += ["\(name)_quota", "\(name)_used", "\(name)_forced"] }
+        var lines = [header.map(Self.csvField).joined(separator: ",")]
+        for m in municipalities {
+            var cells = [String(period), m.code, m.name, m.active ? "true" : "false", String(m.personsQuota),
+                         String(m.placedPersons), String(m.placedHouseholds), String(m.proposedPersons),
+                         String(m.proposedHouseholds), String(m.placedChildren), String(m.placedWithSpecialNeeds),
+                         String(m.forcedPlacements), m.fillRate.map { String(format: "%.4f", $0) } ?? ""]
+            for name in dimensionNames {
+                if let d = m.dimensions.first(where: { $0.dimension == name }) {
+                    cells += [String(d.quota), String(d.used), String(d.forced)]
+                } else {
+                    cells += ["", "", ""]
+                }
+            }
+            lines.append(cells.map(Self.csvField).joined(separator: ","))
+        }
+        return lines.joined(separator: "\r\n") + "\r\n"
+    }
+
+    static func csvField(_ text: String) -> String {
+        // A leading = + - @ would make a spreadsheet evaluate a name as a formula.
+        var value = text
+        if let first = value.first, "=+-@".contains(first), Int(value) == nil { value = "'" + value }
+        guard value.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return value }
+        return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    static func html(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+            .replacingOccurrences(of: "'", with: "&#39;")
+    }
+
+    /// One page, no external resources: inline CSS and an SVG chart.
+    public func renderHTML(title: String = "Reception intake") -> String {
+        let barHeight = 26, gap = 10, labelWidth = 190, chartWidth = 520
+        let scale = max(1, municipalities.map { max($0.personsQuota, $0.placedPersons + $0.proposedPersons) }.max() ?? 1)
+        var bars = ""
+        for (index, m) in municipalities.enumerated() {
+            let y = index * (barHeight + gap)
+            func width(_ value: Int) -> Int { Int(Double(value) / Double(scale) * Double(chartWidth)) }
+            let label = Self.html("\(m.name) (\(m.code))")
+            bars += """
+                <text x="\(labelWidth - 8)" y="\(y + 18)" text-anchor="end">\(label)</text>
+                <rect x="\(labelWidth)" y="\(y)" width="\(width(m.personsQuota))" height="\(barHeight)" class="quota"><title>quota \(m.personsQuota)</title></rect>
+                <rect x="\(labelWidth)" y="\(y + 4)" width="\(width(m.placedPersons))" height="\(barHeight - 8)" class="placed"><title>placed \(m.placedPersons)</title></rect>
+                <rect x="\(labelWidth + width(m.placedPersons))" y="\(y + 4)" width="\(width(m.proposedPersons))" height="\(barHeight - 8)" class="proposed"><title>proposed \(m.proposedPersons)</title></rect>
+                <text x="\(labelWidth + chartWidth + 8)" y="\(y + 18)">\(m.placedPersons) / \(m.personsQuota) · \(Self.percent(m.fillRate))</text>
+
+                """
+        }
+        let chartHeight = max(1, municipalities.count) * (barHeight + gap)
+        var rows = ""
+        for m in municipalities + [total] {
+            let isTotal = m.code.isEmpty
+            rows += "<tr\(isTotal ? " class=\"total\"" : "")><td>\(Self.html(m.code))</td><td>\(Self.html(m.name))\(m.active ? "" : " <em>(inactive)</em>")</td>"
+                + [m.personsQuota, m.placedPersons, m.placedHouseholds, m.proposedPersons, m.placedChildren,
+                   m.placedWithSpecialNeeds, m.forcedPlacements].map { "<td class=\"n\">\($0)</td>" }.joined()
+                + "<td class=\"n\">\(Self.percent(m.fillRate))</td></tr>\n"
+        }
+        let formatter = ISO8601DateFormatter()
+        return """
+            <!DOCTYPE html>
+            <html lang="en">
+            <head>
+            <meta charset="utf-8">
+            <meta name="viewport" content="width=device-width, initial-scale=1">
+            <title>\(Self.html(title)) \(period)</title>
+            <style>
+            body { font-family: system-ui, sans-serif; margin: 2rem; color: #1d2733; }
+            h1 { font-size: 1.5rem; margin-bottom: 0.2rem; }
+            p.meta { color: #5b6875; margin-top: 0; }
+            svg text { font-size: 13px; fill: #1d2733; }
+            rect.quota { fill: #e3e8ee; } rect.placed { fill: #2e6db4; } rect.proposed { fill: #9cc0e8; }
+            table { border-collapse: collapse; margin-top: 1.5rem; }
+            th, td { padding: 0.35rem 0.7rem; border-bottom: 1px solid #e3e8ee; text-align: left; }
+            td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
+            tr.total td { font-weight: 600; border-top: 2px solid #1d2733; }
+            .legend span { display: inline-block; width: 0.9rem; height: 0.9rem; vertical-align: middle; margin: 0 0.3rem 0 1rem; }
+            </style>
+            </head>
+            <body>
+            <h1>\(Self.html(title)) \(period)</h1>
+            <p class="meta">Persons placed against each municipality's quota. Generated \(formatter.string(from: generatedAt)).</p>
+            <p class="legend"><span style="background:#2e6db4"></span>placed (confirmed)<span style="background:#9cc0e8"></span>proposed, awaiting decision<span style="background:#e3e8ee"></span>quota</p>
+            <svg role="img" aria-label="Intake per municipality" width="\(labelWidth + chartWidth + 160)" height="\(chartHeight)" viewBox="0 0 \(labelWidth + chartWidth + 160) \(chartHeight)">
+            \(bars)</svg>
+            <table>
+            <thead><tr><th>Code</th><th>Municipality</th><th class="n">Quota</th><th class="n">Placed persons</th><th class="n">Households</th><th class="n">Proposed persons</th><th class="n">Children</th><th class="n">Special needs</th><th class="n">Forced</th><th class="n">Fill</th></tr></thead>
+            <tbody>
+            \(rows)</tbody>
+            </table>
+            </body>
+            </html>
+
+            """
+    }
+}

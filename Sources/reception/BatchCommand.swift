@@ -1,0 +1,173 @@
+import ArgumentParser
+import Foundation
+import Postgres
+import ReceptionKit
+
+struct BatchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "batch",
+        abstract: "Run placement batches: propose a municipality for every pending household.",
+        discussion: """
+            A batch takes every registered (pending) case and what is left of each active
+            municipality's capacity for the period, finds the placement with the highest total
+            score (placing as many households as possible, longest-waiting first, then family
+            ties, language, shortage occupations and preferences), and writes one proposal per
+            placed case. Proposals hold their capacity until an officer confirms or rejects them
+            (see `reception allocation`). The result is certified: `bound` is a proven upper
+            limit on the best possible score, so the gap says how close to optimal it is.
+
+            The batch runs in the worker daemon (receptiond); `batch run` waits for it unless
+            --no-wait. Two batches at once never overbook: the database refuses it, and the
+            later batch runs again on the fresh numbers.
+            """,
+        subcommands: [Run.self, Show.self, List.self]
+    )
+
+    struct Run: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Enqueue an allocation batch and (by default) wait for its result.",
+            discussion: """
+                Examples:
+                  reception batch run --period 2026
+                  reception batch run --municipality 2480 --municipality 2460 --dry-run
+                  reception batch run --no-wait --json     # prints the batch id, returns at once
+                """)
+
+        @Option(help: "The period (calendar year) whose capacity to use; defaults to this year.") var period: Int?
+        @Option(name: .customLong("municipality"), help: ArgumentHelp("Only these municipalities take part (repeatable); default: every active one.", valueName: "code"))
+        var municipalities: [String] = []
+        @Option(name: .customLong("time-limit"), help: ArgumentHelp("Seconds the placement engine may use at most.", valueName: "seconds"))
+        var timeLimit: Double = 30
+        @Flag(name: .customLong("dry-run"), help: "Show what would be proposed; write no proposals.") var dryRun = false
+        @Flag(name: .customLong("no-wait"), help: "Return once the batch is queued.") var noWait = false
+        @OptionGroup var officer: OfficerOptions
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var output: OutputOptions
+
+        func validate() throws {
+            if timeLimit <= 0 || timeLimit > 3600 { throw ValidationError("--time-limit must be between 0 and 3600 seconds") }
+            if let period, !(2000...2100).contains(period) { throw ValidationError("--period must be a year between 2000 and 2100") }
+        }
+
+        func run() async throws {
+            let database = try await connection.connect()
+            let requested = try await Batches.request(
+                period: period ?? CalendarDay.today().year, municipalities: municipalities.isEmpty ? nil : municipalities,
+                timeLimit: timeLimit, dryRun: dryRun, officer: officer.resolved, on: database)
+            if noWait {
+                if output.json { return try JSONOutput.print(requested) }
+                print("Queued batch \(requested.id) for \(requested.period)\(dryRun ? " (dry run)" : ""). Follow it with: reception batch show \(requested.id)")
+                return
+            }
+            let interactive = isatty(STDERR_FILENO) == 1 && !output.json
+            var hinted = false
+            let batch = try await Batches.wait(for: requested.id, on: database) { batch, waited in
+                if batch.status == "queued" && waited >= .seconds(10) && !hinted {
+                    hinted = true
+                    FileHandle.standardError.write(Data("batch \(batch.id) is still queued: is a receptiond running? (start one with: receptiond --database-url ...)\n".utf8))
+                } else if interactive {
+                    FileHandle.standardError.write(Data("\rbatch \(batch.id): \(batch.status)… \(waited.components.seconds) s ".utf8))
+                }
+            }
+            if interactive { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            if output.json { try JSONOutput.print(batch) } else { print(BatchReport.render(batch)) }
+            if batch.status != "finished" { throw ExitCode(ExitCodes.failure) }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show a batch: objective, bound and gap, placed and unplaced cases with reasons.",
+            discussion: "Example: reception batch show 7")
+
+        @Argument(help: "The batch id.") var id: Int
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            let database = try await connection.connect()
+            let batch = try await Batches.find(id, on: database)
+            if output.json { return try JSONOutput.print(batch) }
+            print(BatchReport.render(batch))
+            if batch.summary != nil, !batch.dryRun {
+                let proposals = try await Allocations.list(.init(batch: id), on: database)
+                if !proposals.isEmpty {
+                    print("")
+                    print(AllocationTable.render(proposals))
+                }
+            }
+            let references = try await BatchReport.references(for: batch, on: database)
+            if let unplaced = batch.summary?.unplaced, !unplaced.isEmpty {
+                print("")
+                print("Not placed:")
+                print(TextTable(headers: ["CASE", "REASON"],
+                                rows: unplaced.map { [references[$0.caseID] ?? "#\($0.caseID)", $0.reason] }).render())
+            }
+            if let proposals = batch.summary?.proposals, !proposals.isEmpty {
+                print("")
+                print("Would propose (dry run):")
+                print(TextTable(headers: ["CASE", "MUNICIPALITY", "SCORE", "REASONS"],
+                                rows: proposals.map { [references[$0.caseID] ?? "#\($0.caseID)", $0.municipality, String($0.score), $0.reasons.joined(separator: "; ")] },
+                                numericColumns: [2]).render())
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List recent batches.",
+            discussion: "Example: reception batch list --period 2026")
+
+        @Option(help: "Only batches of this period.") var period: Int?
+        @Option(help: "At most this many.") var limit = 50
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            let database = try await connection.connect()
+            let batches = try await Batches.list(period: period, limit: limit, on: database)
+            if output.json { return try JSONOutput.print(batches) }
+            if batches.isEmpty { print("No batches yet. Start one with: reception batch run"); return }
+            let formatter = ISO8601DateFormatter()
+            print(TextTable(
+                headers: ["ID", "PERIOD", "STATUS", "DRY RUN", "CASES", "PLACED", "UNPLACED", "OBJECTIVE", "GAP", "REQUESTED BY", "CREATED"],
+                rows: batches.map { b in
+                    [String(b.id), String(b.period), b.status, b.dryRun ? "yes" : "", b.summary.map { String($0.cases) } ?? "",
+                     b.summary.map { String($0.placed) } ?? "", b.summary.map { String($0.unplaced.count) } ?? "",
+                     b.objective.map(String.init) ?? "", b.gap.map(BatchReport.percent) ?? "", b.requestedBy,
+                     formatter.string(from: b.createdAt)]
+                }, numericColumns: [0, 1, 4, 5, 6, 7, 8]).render())
+        }
+    }
+}
+
+enum BatchReport {
+    static func percent(_ value: Double) -> String { String(format: "%.3f%%", value * 100) }
+
+    static func render(_ batch: BatchRecord) -> String {
+        var lines = ["Batch \(batch.id) for \(batch.period)\(batch.dryRun ? " (dry run: nothing written)" : ""): \(batch.status)"]
+        if let summary = batch.summary {
+            lines.append("  \(summary.cases) pending cases, \(summary.municipalities) municipalities: \(summary.placed) \(batch.dryRun ? "would be proposed" : "proposed"), \(summary.unplaced.count) not placed")
+            if let objective = batch.objective, let bound = batch.bound {
+                let certainty = summary.provenOptimal ? "proven optimal" : "at most \(batch.gap.map(percent) ?? "?") below the best possible"
+                lines.append("  score \(objective), bound \(bound): \(certainty); solved in \(String(format: "%.2f", summary.seconds)) s")
+            }
+            if !batch.dryRun && summary.placed > 0 {
+                lines.append("  Next: reception allocation list --batch \(batch.id), then confirm or reject.")
+            }
+        } else if let state = batch.jobState {
+            lines.append("  job \(batch.jobID.map(String.init) ?? "?"): \(state)\(batch.jobError.map { " — last error: \($0)" } ?? "")")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// Case references for the ids a summary holds (summaries store ids only).
+    static func references(for batch: BatchRecord, on connection: Connection) async throws -> [Int: String] {
+        let ids = (batch.summary?.unplaced.map(\.caseID) ?? []) + (batch.summary?.proposals?.map(\.caseID) ?? [])
+        guard !ids.isEmpty else { return [:] }
+        let rows = try await connection.query("SELECT id, reference FROM cases WHERE id = ANY(\(ids))")
+        var result: [Int: String] = [:]
+        for row in rows { result[try row.decode("id")] = try row.decode("reference", as: String.self) }
+        return result
+    }
+}
