@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import Postgres
 import ReceptionKit
 
@@ -41,6 +42,14 @@ struct ReceptionCommand: AsyncParsableCommand {
     /// Runs the command and turns every error into one line on stderr and a documented exit
     /// code. Messages name what and where, never personal data.
     static func main() async {
+        // Libraries log through swift-log; a CLI shows only warnings and errors, on stderr,
+        // unless RECEPTION_LOG_LEVEL asks for more.
+        let level = ProcessInfo.processInfo.environment["RECEPTION_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {
