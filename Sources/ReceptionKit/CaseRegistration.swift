@@ -89,8 +89,9 @@ public enum CaseRegistration {
                 var rows = CopyRows(reservingBytes: chunk.count * 96)
                 for entry in chunk {
                     let item = entry.newCase
-                    rows.append([item.reference, item.ages, item.language, item.occupations, item.familyTies,
-                                 item.preferences, item.excluded, item.arrivedOn])
+                    rows.append([item.reference, arrayText(item.ages.map(String.init)), item.language,
+                                 arrayText(item.occupations), arrayText(item.familyTies), arrayText(item.preferences),
+                                 arrayText(item.excluded), item.arrivedOn.description])
                 }
                 try await connection.copy(into: "cases", columns: [
                     "reference", "ages", "language", "occupations", "family_ties", "preferences", "excluded", "arrived_on",
@@ -118,6 +119,20 @@ public enum CaseRegistration {
             }
             return Report(registered: total, skipped: skipped, newDimensions: newDimensions)
         }
+    }
+
+    /// An array literal, `{"a","b"}`, for COPY's text format. The elements are validated
+    /// numbers and codes (no quotes, backslashes or braces), so quoting each is enough, and
+    /// it keeps an occupation called `null` from reading as NULL. Built here because the
+    /// generic array encoding instantiates a key path per value: ~20 µs a row, most of a
+    /// 100,000-row import's client time.
+    static func arrayText(_ elements: [String]) -> String {
+        var text = "{"
+        for (position, element) in elements.enumerated() {
+            if position > 0 { text += "," }
+            text += "\"" + element + "\""
+        }
+        return text + "}"
     }
 
     /// A problem for each entry whose reference is registered already, to report them with

@@ -98,10 +98,10 @@ public struct CaseTextFields: Sendable, Equatable {
         var needs: [NewCase.Need] = []
         for item in items(self.needs) {
             let parts = item.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
-            let name = String(parts[0]).trimmingCharacters(in: .whitespaces)
+            let name = String(Self.trim(parts[0]))
             var units = 1
             if parts.count == 2 {
-                guard let parsed = Int(parts[1].trimmingCharacters(in: .whitespaces)) else {
+                guard let parsed = Int(Self.trim(parts[1])) else {
                     problem(.needs, "\(CaseFieldRules.quoted(String(item))) is not name or name:units (e.g. accessible_dwellings:1)")
                     continue
                 }
@@ -144,16 +144,40 @@ public struct CaseTextFields: Sendable, Equatable {
 
     private func trimmed(_ text: String?) -> String? {
         guard let text else { return nil }
-        let value = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        return value.isEmpty ? nil : value
+        let value = Self.trim(text[...])
+        return value.isEmpty ? nil : String(value)
     }
 
     /// `a;b`, `a,b`, `a; b;` → [a, b]. Empty items (a trailing separator) are ignored.
     private func items(_ text: String?) -> [Substring] {
         guard let text else { return [] }
-        return text.split(whereSeparator: { $0 == ";" || $0 == "," })
-            .map { $0.trimmingCharacters(in: .whitespacesAndNewlines)[...] }
-            .filter { !$0.isEmpty }
+        var result: [Substring] = []
+        let utf8 = text.utf8
+        var start = utf8.startIndex
+        var index = start
+        while true {
+            let atEnd = index == utf8.endIndex
+            if atEnd || utf8[index] == UInt8(ascii: ";") || utf8[index] == UInt8(ascii: ",") {
+                let item = Self.trim(text[start..<index])
+                if !item.isEmpty { result.append(item) }
+                if atEnd { return result }
+                start = utf8.index(after: index)
+            }
+            index = utf8.index(after: index)
+        }
+    }
+
+    /// ASCII spaces, tabs and line breaks off both ends. Byte-wise, not Foundation's
+    /// trimmingCharacters nor Character.isWhitespace: an import trims a million fields. (Other
+    /// white space, such as a no-break space, stays and then fails validation visibly.)
+    static func trim(_ text: Substring) -> Substring {
+        func isSpace(_ byte: UInt8) -> Bool { byte == 32 || byte == 9 || byte == 10 || byte == 13 }
+        let utf8 = text.utf8
+        var start = utf8.startIndex
+        var end = utf8.endIndex
+        while start < end, isSpace(utf8[start]) { start = utf8.index(after: start) }
+        while end > start, isSpace(utf8[utf8.index(before: end)]) { end = utf8.index(before: end) }
+        return text[start..<end]
     }
 
     /// A list of codes, each checked, duplicates dropped (order kept: preferences are ranked).
