@@ -12,6 +12,19 @@ public enum TestDatabase {
         }
     }
 
+    public struct NoBinaries: Error, CustomStringConvertible {
+        public var description: String {
+            "RECEPTION_BIN_DIR is not set: run the tests with scripts/test, which builds reception and receptiond and sets it"
+        }
+    }
+
+    /// A built executable of this package (`reception`, `receptiond`), for tests that run real
+    /// processes.
+    public static func executable(_ name: String) throws -> URL {
+        guard let folder = ProcessInfo.processInfo.environment["RECEPTION_BIN_DIR"], !folder.isEmpty else { throw NoBinaries() }
+        return URL(fileURLWithPath: folder).appendingPathComponent(name)
+    }
+
     /// The connection string of the test server's maintenance database.
     public static func serverURL() throws -> String {
         guard let url = ProcessInfo.processInfo.environment["RECEPTION_TEST_DATABASE_URL"], !url.isEmpty else {

@@ -1,0 +1,87 @@
+import Foundation
+import Postgres
+import ReceptionKit
+import Testing
+import TestSupport
+
+/// Batches as officers run them: enqueued by `Batches.request`, run by real `receptiond`
+/// processes.
+@Suite("Allocation batches through receptiond")
+struct BatchThroughDaemonTests {
+    /// Starts `receptiond` from the build folder that scripts/test names.
+    func startDaemon(_ url: String) throws -> Process {
+        let process = Process()
+        process.executableURL = try TestDatabase.executable("receptiond")
+        process.arguments = ["--database-url", url, "--concurrency", "2", "--log-level", "warning", "--poll-interval", "200ms"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    func stop(_ process: Process) {
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+    }
+
+    @Test func twoBatchesAndTwoDaemonsAtOnceNeverExceedAnyCapacity() async throws {
+        try await TestDatabase.withMigratedDatabase { url in
+            let db = try await Connection.connect(url)
+            try await WorkflowFixture.seed(on: db, cases: 20)
+            let daemons = [try startDaemon(url), try startDaemon(url)]
+            defer { daemons.forEach(stop) }
+            async let first = Batches.request(period: 2026, municipalities: nil, timeLimit: 5, dryRun: false, officer: "G", on: try await Connection.connect(url))
+            async let second = Batches.request(period: 2026, municipalities: nil, timeLimit: 5, dryRun: false, officer: "H", on: try await Connection.connect(url))
+            let ids = try await [first.id, second.id]
+            var finished: [BatchRecord] = []
+            for id in ids {
+                let batch = try await withTimeout(.seconds(120)) { try await Batches.wait(for: id, on: db) }
+                finished.append(batch)
+            }
+            #expect(finished.map(\.status) == ["finished", "finished"])
+            // 20 households of 3 for 3 × 9 persons: 9 placed in all, whichever batch placed them.
+            #expect(finished.reduce(0) { $0 + ($1.summary?.placed ?? 0) } == 9)
+            let over = try await db.query("SELECT count(*) AS n FROM capacity WHERE used > quota OR forced > 0")
+            #expect(try over[0].decode("n", as: Int.self) == 0)
+            let proposals = try await Allocations.list(.init(status: "proposed"), on: db)
+            #expect(proposals.count == 9)
+            #expect(Set(proposals.map(\.caseID)).count == 9)
+            let jobs = try await db.query("SELECT state FROM jobs WHERE kind = \(BatchRun.jobKind)")
+            #expect(try jobs.map { try $0.decode("state", as: String.self) } == ["succeeded", "succeeded"])
+        }
+    }
+
+    @Test func theCLIRunsABatchAndWaitsForIt() async throws {
+        try await TestDatabase.withMigratedDatabase { url in
+            let db = try await Connection.connect(url)
+            try await WorkflowFixture.seed(on: db, cases: 4)
+            let daemon = try startDaemon(url)
+            defer { stop(daemon) }
+            let cli = Process()
+            cli.executableURL = try TestDatabase.executable("reception")
+            cli.arguments = ["batch", "run", "--period", "2026", "--time-limit", "5", "--json", "--database-url", url]
+            let output = Pipe()
+            cli.standardOutput = output
+            cli.standardError = FileHandle.nullDevice
+            try cli.run()
+            let data = output.fileHandleForReading.readDataToEndOfFile()
+            cli.waitUntilExit()
+            #expect(cli.terminationStatus == 0)
+            let json = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+            #expect(json?["status"] as? String == "finished")
+            #expect((json?["summary"] as? [String: Any])?["placed"] as? Int == 4)
+        }
+    }
+}
+
+struct TimedOut: Error {}
+
+func withTimeout<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T.self) { group in
+        group.addTask { try await body() }
+        group.addTask { try await Task.sleep(for: limit); throw TimedOut() }
+        let value = try await group.next()!
+        group.cancelAll()
+        return value
+    }
+}
