@@ -21,9 +21,9 @@ enum CaseImportJSON {
         var contents = CaseImport.Contents()
         let root: JSONTree
         do {
-            root = try JSONDecoder().decode(JSONTree.self, from: Data(data))
+            root = try JSONReader.parse(data)
         } catch {
-            contents.problems.append(ValidationProblem(.file, field: "", reason: "not valid JSON: \(syntaxReason(data))"))
+            contents.problems.append(ValidationProblem(.file, field: "", reason: "not valid JSON: \(error)"))
             return contents
         }
         guard case .array(let elements) = root else {
@@ -171,7 +171,7 @@ enum CaseImportJSON {
         var arrivedOn = rules.today
         switch (object["arrived"], object["waiting_days"]) {
         case (.string(let text)?, _):
-            if let day = CalendarDay(text) {
+            if let day = CaseFieldRules.day(text) {
                 arrivedOn = day
                 if let reason = CaseFieldRules.arrival(day, today: rules.today) { problem("arrived", reason) }
             } else {
@@ -200,23 +200,5 @@ enum CaseImportJSON {
             return nil
         }
         return result
-    }
-
-    /// Where the JSON breaks, as a line and column. JSONDecoder does not say; JSONSerialization
-    /// says "around character N", which is turned into the place an editor shows.
-    static func syntaxReason(_ data: [UInt8]) -> String {
-        do {
-            _ = try JSONSerialization.jsonObject(with: Data(data), options: [.fragmentsAllowed])
-        } catch {
-            let message = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "\(error)"
-            guard let range = message.range(of: "around character "),
-                  let offset = Int(message[range.upperBound...].prefix(while: \.isNumber)) else { return message }
-            var line = 1, column = 1
-            for byte in data.prefix(offset) {
-                if byte == UInt8(ascii: "\n") { line += 1; column = 1 } else if byte & 0xC0 != 0x80 { column += 1 }
-            }
-            return message[..<range.lowerBound].trimmingCharacters(in: .whitespaces) + " at line \(line), column \(column)"
-        }
-        return "the file is not a JSON document"
     }
 }

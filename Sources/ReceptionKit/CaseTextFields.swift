@@ -123,7 +123,7 @@ public struct CaseTextFields: Sendable, Equatable {
 
         var arrivedOn = rules.today
         if let text = trimmed(self.arrived) {
-            if let day = CalendarDay(text) {
+            if let day = CaseFieldRules.day(text) {
                 if let reason = CaseFieldRules.arrival(day, today: rules.today) { problem(.arrived, reason) }
                 arrivedOn = day
             } else {
