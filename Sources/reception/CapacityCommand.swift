@@ -8,13 +8,15 @@ struct CapacityCommand: AsyncParsableCommand {
         commandName: "capacity",
         abstract: "Set and show each municipality's quotas.",
         discussion: """
-            Capacity is a quota per municipality, period (a calendar year) and dimension:
-            persons, dwellings, large_dwellings (households of 5 or more), school_places
-            (ages 6–15), preschool_places (ages 1–5), and needs such as accessible_dwellings
-            or trauma_care. Allocations use it up: free = quota − used. `forced` counts what
-            officers placed past the quota.
+            Capacity is a quota per municipality, period (a calendar year) and
+            dimension: persons, dwellings, large_dwellings (households of 5 or more),
+            school_places (ages 6–15), preschool_places (ages 1–5), and needs such as
+            accessible_dwellings or trauma_care. Allocations use it up: free = quota −
+            used. `forced` counts what officers placed past the quota.
 
-            Example: reception capacity set 2480 --period 2027 persons=120 dwellings=45 school_places=30
+            Example:
+              reception capacity set 2480 --period 2027 persons=120 dwellings=45 \\
+                school_places=30
             """,
         subcommands: [SetQuotas.self, Show.self]
     )
@@ -38,7 +40,9 @@ struct CapacityCommand: AsyncParsableCommand {
                 is changed. A dimension nobody has used yet (a new need such as dialysis) is
                 refused as a likely typo unless --new-dimensions.
 
-                Example: reception capacity set 2480 --period 2027 persons=120 dwellings=45 school_places=30 trauma_care=4
+                Example:
+                  reception capacity set 2480 --period 2027 persons=120 \\
+                    dwellings=45 school_places=30 trauma_care=4
                 """)
 
         @Argument(help: "The municipality code.") var code: String

@@ -8,14 +8,17 @@ struct CaseCommand: AsyncParsableCommand {
         commandName: "case",
         abstract: "Register arrivals, and show, list and withdraw cases.",
         discussion: """
-            A case is one household, placed whole or not at all, known by its reference (e.g.
-            the Migration Agency's dossier number). Statuses: registered (waiting for a
-            placement), proposed, placed, withdrawn.
+            A case is one household, placed whole or not at all, known by its reference
+            (e.g. the Migration Agency's dossier number). Statuses: registered (waiting
+            for a placement), proposed, placed, withdrawn.
 
-            Cases hold personal data (ages, health needs, family ties): what these commands
-            print is for the officer's screen; do not paste it into tickets or logs.
+            Cases hold personal data (ages, health needs, family ties): what these
+            commands print is for the officer's screen; do not paste it into tickets or
+            logs.
 
-            Example: reception case add --ref MIG-2026-000123 --ages 34,31,9,4 --needs trauma_care --language ar --ties 2480
+            Example:
+              reception case add --ref MIG-2026-000123 --ages 34,31,9,4 \\
+                --needs trauma_care --language ar --ties 2480
             """,
         subcommands: [Add.self, CaseImportCommand.self, Show.self, List.self, Withdraw.self]
     )
@@ -29,13 +32,18 @@ struct CaseCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Register one arriving household.",
             discussion: """
-                Lists are separated by commas. A need is name or name:units (default 1 unit),
-                and must be a known dimension (accessible_dwellings, trauma_care, ...) unless
-                --new-needs, which registers it (no municipality has capacity for it until a
-                quota is set). Municipality lists are four-digit codes; a code may not be both
-                preferred and excluded. The arrival date defaults to today.
+                Lists are separated by commas. A need is name or name:units (default 1
+                unit), and must be a known dimension (accessible_dwellings, trauma_care,
+                ...) unless --new-needs, which registers it (no municipality has capacity
+                for it until a quota is set). Municipality lists are four-digit codes; a
+                code may not be both preferred and excluded. The arrival date defaults to
+                today.
 
-                Example: reception case add --ref MIG-2026-000123 --ages 34,31,9,4 --needs trauma_care,accessible_dwellings:1 --language ar --occupations nurse --ties 2480 --prefer 2480,2460 --exclude 2284 --arrived 2026-11-02
+                Example:
+                  reception case add --ref MIG-2026-000123 --ages 34,31,9,4 \\
+                    --needs trauma_care,accessible_dwellings:1 --language ar \\
+                    --occupations nurse --ties 2480 --prefer 2480,2460 \\
+                    --exclude 2284 --arrived 2026-11-02 --officer "A. Lind"
                 """)
 
         @Option(help: ArgumentHelp("The case reference, e.g. MIG-2026-000123.", valueName: "ref")) var ref: String
@@ -156,7 +164,9 @@ struct CaseCommand: AsyncParsableCommand {
                 capacity released. The reason is kept in the audit trail: write why, not who
                 the family is (no names, no health details).
 
-                Example: reception case withdraw MIG-2026-000123 --reason "moved to relatives in Norway" --officer "A. Lind"
+                Example:
+                  reception case withdraw MIG-2026-000123 \\
+                    --reason "moved to relatives in Norway" --officer "A. Lind"
                 """)
 
         @Argument(help: "The case reference.") var reference: String

@@ -8,15 +8,18 @@ struct CaseImportCommand: AsyncParsableCommand {
         commandName: "import",
         abstract: "Register the arrivals of a CSV or JSON file, all or nothing.",
         discussion: """
-            The whole file is checked first; if any row is wrong, every problem is listed
-            with its line (CSV) or path (JSON), field and reason, nothing is written, and the
-            exit code is 65. Otherwise all cases are registered in one transaction.
+            The whole file is checked first; if any row is wrong, every problem is
+            listed with its line (CSV) or path (JSON), field and reason, nothing is
+            written, and the exit code is 65. Otherwise all cases are registered in one
+            transaction.
 
             CSV: a header row naming the columns, in any order:
-              ref,ages,needs,language,occupations,family_ties,preferences,excluded,arrived
-            Only ref and ages are required. Lists are separated by ; (ages 34;31;9;4), a need
-            is name or name:units (trauma_care;accessible_dwellings:1), dates YYYY-MM-DD
-            (arrived defaults to today). UTF-8, comma-separated, quoted fields as usual.
+              ref,ages,needs,language,occupations,family_ties,
+              preferences,excluded,arrived
+            Only ref and ages are required. Lists are separated by ; (ages 34;31;9;4), a
+            need is name or name:units (trauma_care;accessible_dwellings:1), dates
+            YYYY-MM-DD (arrived defaults to today). UTF-8, comma-separated, quoted
+            fields as usual.
 
             JSON: an array of case objects as in placement-instance/1, plus "arrived":
               [{"id": "MIG-2026-000123", "members": [{"age": 34}, {"age": 9}],
@@ -24,11 +27,13 @@ struct CaseImportCommand: AsyncParsableCommand {
                 "preferences": ["2480"], "excluded": ["2284"], "arrived": "2026-11-02"}]
 
             A reference that is already registered is an error, unless --skip-existing
-            leaves such cases out (to re-run an import that was partly done by hand). A need
-            that is not a capacity dimension yet is an error (a likely typo), unless
-            --new-needs registers it; no municipality has capacity for it until a quota is set.
+            leaves such cases out (to re-run an import that was partly done by hand). A
+            need that is not a capacity dimension yet is an error (a likely typo),
+            unless --new-needs registers it; no municipality has capacity for it until a
+            quota is set.
 
-            Example: reception case import arrivals-2026-11.csv --officer "A. Lind"
+            Example:
+              reception case import arrivals-2026-11.csv --officer "A. Lind"
             """)
 
     @Argument(help: "The file: .csv or .json.") var file: String

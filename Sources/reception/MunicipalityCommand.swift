@@ -9,11 +9,13 @@ struct MunicipalityCommand: AsyncParsableCommand {
         abstract: "Add, list and deactivate the municipalities of the group.",
         discussion: """
             A municipality is identified by its four-digit code (Umeå 2480). It is never
-            deleted: deactivating it stops new placements there (the database refuses them and
-            cancels its open proposals) while its confirmed placements and history stay.
+            deleted: deactivating it stops new placements there (the database refuses
+            them and cancels its open proposals) while its confirmed placements and
+            history stay.
 
             Example, Örnsköldsvik joining Umeåregionen from the new year:
-              reception municipality add 2284 Örnsköldsvik --joins 2027-01-01 --languages ar,so
+              reception municipality add 2284 Örnsköldsvik --joins 2027-01-01 \\
+                --languages ar,so
             """,
         subcommands: [Add.self, List.self, Deactivate.self, Reactivate.self]
     )
@@ -31,9 +33,12 @@ struct MunicipalityCommand: AsyncParsableCommand {
             abstract: "Add a municipality to the group.",
             discussion: """
                 The languages and shortage occupations feed the placement score (a household
-                that speaks a local language, or works in a shortage occupation, fits better).
+                that speaks a local language, or works in a shortage occupation, fits
+                better).
 
-                Example: reception municipality add 2284 Örnsköldsvik --joins 2027-01-01 --languages ar,so --shortage-occupations assistant_nurse,welder
+                Example:
+                  reception municipality add 2284 Örnsköldsvik --joins 2027-01-01 \\
+                    --languages ar,so --shortage-occupations assistant_nurse,welder
                 """)
 
         @Argument(help: "The four-digit municipality code, e.g. 2284.") var code: String
@@ -86,8 +91,9 @@ struct MunicipalityCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Stop new placements in a municipality; its history stays.",
             discussion: """
-                Its open proposals are cancelled (those households become pending again for the
-                next batch); confirmed placements stay. Running it again changes nothing.
+                Its open proposals are cancelled (those households become pending again for
+                the next batch); confirmed placements stay. Running it again changes
+                nothing.
 
                 Example: reception municipality deactivate 2403 --officer "A. Lind"
                 """)
