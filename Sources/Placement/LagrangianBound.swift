@@ -22,6 +22,9 @@ struct Lagrangian {
     /// The subproblem's choice of pair per case (-1: unplaced), and the demand it puts on each (m,d).
     var choice: [Int]
     var usage: [Double]
+    /// caseBest[c]: the best reduced score of case c over its pairs (−∞ if none), from the last
+    /// ``evaluate()``.
+    var caseBest: [Double]
     /// Reduced scores within this of the best count as ties when forming the subgradient.
     var tieTolerance = 1.0
     /// Whether (m,d) can ever be exceeded: the demand of all cases that may go to m exceeds its
@@ -51,6 +54,7 @@ struct Lagrangian {
         scale = problem.capacity.map { 1 / (Double($0) + 1) }
         cost = [Double](repeating: 0, count: problem.typeCount * M)
         choice = [Int](repeating: -1, count: problem.caseCount)
+        caseBest = [Double](repeating: 0, count: problem.caseCount)
         usage = [Double](repeating: 0, count: M * K)
         var potential = [Int](repeating: 0, count: M * K)
         var trivial = 0
@@ -98,14 +102,16 @@ struct Lagrangian {
                         let t = Int(problem.caseType[c])
                         let row = t * M
                         let lo = problem.pairStart[c], hi = problem.pairStart[c + 1]
-                        var best = 0.0, second = 0.0
+                        var best = 0.0, second = 0.0, raw = -Double.infinity
                         var bestPair = -1
                         for p in lo..<hi {
                             let r = Double(score[p]) - cost[row + Int(muni[p])]
+                            raw = max(raw, r)
                             if r > second {
                                 if r > best { second = best; best = r; bestPair = p } else { second = r }
                             }
                         }
+                        caseBest[c] = raw
                         sum += best
                         choice[c] = bestPair
                         if bestPair < 0 { continue }
@@ -167,6 +173,41 @@ struct Lagrangian {
             lambda[i] = max(0, lambda[i] - size * scale[i] * direction[i])
         }
         return true
+    }
+
+    /// Exact minimisation of L along "raise (or lower) the price of dimension d by the same amount
+    /// everywhere". Such a shift leaves every case's favourite municipality unchanged and only
+    /// moves its value against staying unplaced, so L along the line is known in closed form from
+    /// the last ``evaluate()``: a market-clearing price found by sorting. Returns the shift applied.
+    @discardableResult
+    mutating func uniformShift(dimension d: Int, scratch: inout [(Double, Int)]) -> Double {
+        let M = problem.muniCount, K = problem.dimCount
+        var capacityTotal = 0
+        var lowest = Double.infinity
+        for m in 0..<M {
+            capacityTotal += problem.capacity[m * K + d]
+            lowest = min(lowest, lambda[m * K + d])
+        }
+        guard M > 0 else { return 0 }
+        scratch.removeAll(keepingCapacity: true)
+        for c in 0..<problem.caseCount {
+            let t = Int(problem.caseType[c])
+            let a = problem.typeDemand[t * K + d]
+            let r = caseBest[c]
+            if a > 0 && r.isFinite { scratch.append((r / Double(a), a)) }   // in while the shift is below r / a
+        }
+        scratch.sort { $0.0 > $1.0 }
+        var demand = 0
+        var shift = -lowest
+        for (breakpoint, a) in scratch {
+            if breakpoint <= -lowest { break }
+            demand += a
+            if demand > capacityTotal { shift = breakpoint; break }
+        }
+        if shift != 0 {
+            for m in 0..<M { lambda[m * K + d] += shift }
+        }
+        return shift
     }
 
     // Volume algorithm (Barahona & Anbil 2000): steps from the best point along an average of

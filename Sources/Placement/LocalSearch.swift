@@ -25,6 +25,8 @@ struct LocalSearch {
             movePass(&state, stop: stop)
             if work >= stop { break }
             ejectionPass(&state, stop: stop)
+            if work >= stop { break }
+            augmentPass(&state, stop: stop)
             if state.objective == before { break }
         }
     }
@@ -105,6 +107,81 @@ struct LocalSearch {
                 state.set(u, pair: bestMove.pu)
                 if bestMove.pc >= 0 { state.set(bestMove.c, pair: bestMove.pc) }
             }
+        }
+    }
+
+    // Augmenting paths: an unplaced household u goes to m1 in place of c1, c1 goes to m2 in place
+    // of c2, ..., and the last one goes where there is room (or stays out if that still gains).
+    // Breadth-first over municipalities, each visited once per search, as in bipartite matching:
+    // where municipalities hold one or two households, this is what packing needs.
+    private var visited: [UInt32] = []
+    private var generation: UInt32 = 0
+    private var nodeCase: [Int32] = []
+    private var nodeParent: [Int32] = []
+    private var nodePair: [Int] = []       // the pair the node's case takes (into its parent's place)
+    private var nodeGain: [Int] = []
+
+    mutating func augmentPass(_ state: inout State, stop: Int) {
+        if visited.count != problem.muniCount { visited = [UInt32](repeating: 0, count: problem.muniCount) }
+        for u32 in state.unplaced {
+            if work >= stop { return }
+            let u = Int(u32)
+            if maxScore[u] <= 0 || state.pairOf[u] >= 0 { continue }
+            augment(&state, from: u)
+        }
+    }
+
+    private mutating func augment(_ state: inout State, from u: Int) {
+        generation &+= 1
+        if generation == 0 { for i in 0..<visited.count { visited[i] = 0 }; generation = 1 }
+        nodeCase.removeAll(keepingCapacity: true)
+        nodeParent.removeAll(keepingCapacity: true)
+        nodePair.removeAll(keepingCapacity: true)
+        nodeGain.removeAll(keepingCapacity: true)
+        // Node 0: u, needing a place, gain 0.
+        nodeCase.append(Int32(u)); nodeParent.append(-1); nodePair.append(-1); nodeGain.append(0)
+        var bestGain = 0, bestNode = -1, bestPair = -1
+        var head = 0
+        let limit = 4 * problem.muniCount + 64
+        while head < nodeCase.count && nodeCase.count < limit {
+            let x = Int(nodeCase[head])
+            let gain = nodeGain[head]
+            let tx = Int(problem.caseType[x])
+            // Terminal: x stays out (not for u itself).
+            if head > 0 && gain > bestGain { bestGain = gain; bestNode = head; bestPair = -1 }
+            let lo = problem.pairStart[x], hi = problem.pairStart[x + 1]
+            work += hi - lo
+            for p in lo..<hi {
+                let m = Int(problem.pairMuni[p])
+                if visited[m] == generation { continue }
+                let sx = problem.pairScore[p]
+                if state.fits(type: tx, in: m) {
+                    if gain + sx > bestGain { bestGain = gain + sx; bestNode = head; bestPair = p }
+                    continue
+                }
+                visited[m] = generation
+                for c32 in state.members[m] {
+                    let c = Int(c32)
+                    let tc = Int(problem.caseType[c])
+                    if !state.fits(type: tx, in: m, replacing: tc) { continue }
+                    nodeCase.append(c32)
+                    nodeParent.append(Int32(head))
+                    nodePair.append(p)
+                    nodeGain.append(gain + sx - problem.pairScore[state.pairOf[c]])
+                }
+            }
+            head += 1
+        }
+        guard bestNode >= 0, bestGain > 0 else { return }
+        // Apply from the end of the chain back to u.
+        var node = bestNode
+        var pair = bestPair
+        while node >= 0 {
+            let x = Int(nodeCase[node])
+            state.set(x, pair: -1)
+            if pair >= 0 { state.set(x, pair: pair) }
+            pair = nodePair[node]
+            node = Int(nodeParent[node])
         }
     }
 }

@@ -39,20 +39,139 @@ enum Repair {
         }
     }
 
-    /// Places every unplaced case that still fits somewhere, in the given order, each in its
-    /// best-scoring municipality with room.
-    static func fill(_ state: inout State, order: [Int32]) {
+    /// LP-guided construction from near-optimal prices (`cost`, per type and municipality). At such
+    /// prices most cases have several municipalities within `tolerance` of their best reduced
+    /// score (the LP spreads them there fractionally); the question is only how to pack them.
+    /// Cases with a clear best go there; the rest go most-constrained first (fewest near-best
+    /// options, then largest household), each to the best-scoring near-best municipality with room,
+    /// the tightest fit among equals. Cases the prices leave out (best reduced score below
+    /// −tolerance) and those that found no room are left for ``fill``.
+    static func guided(_ state: inout State, cost: [Double], tolerance: Double) {
         let problem = state.problem
+        let M = problem.muniCount, K = problem.dimCount
+        var options = [Int32](repeating: 0, count: problem.caseCount)
+        var bestReduced = [Double](repeating: -.infinity, count: problem.caseCount)
+        var order: [Int32] = []
+        for c in 0..<problem.caseCount where state.pairOf[c] < 0 {
+            let row = Int(problem.caseType[c]) * M
+            var b = -Double.infinity
+            for p in problem.pairStart[c]..<problem.pairStart[c + 1] {
+                b = max(b, Double(problem.pairScore[p]) - cost[row + Int(problem.pairMuni[p])])
+            }
+            bestReduced[c] = b
+            if b < -tolerance { continue }
+            var n: Int32 = 0
+            for p in problem.pairStart[c]..<problem.pairStart[c + 1]
+            where Double(problem.pairScore[p]) - cost[row + Int(problem.pairMuni[p])] >= b - tolerance { n += 1 }
+            options[c] = n
+            order.append(Int32(c))
+        }
+        order.sort { a, b in
+            let (ia, ib) = (Int(a), Int(b))
+            if options[ia] != options[ib] { return options[ia] < options[ib] }
+            let sa = problem.typeDemand[Int(problem.caseType[ia]) * K], sb = problem.typeDemand[Int(problem.caseType[ib]) * K]
+            if sa != sb { return sa > sb }
+            return a < b
+        }
         for c32 in order {
             let c = Int(c32)
-            if state.pairOf[c] >= 0 { continue }
             let t = Int(problem.caseType[c])
-            var best = -1, bestScore = 0
-            for p in problem.pairStart[c]..<problem.pairStart[c + 1] where problem.pairScore[p] > bestScore {
-                if state.fits(type: t, in: Int(problem.pairMuni[p])) { best = p; bestScore = problem.pairScore[p] }
+            let row = t * M
+            let floor = bestReduced[c] - tolerance
+            var best = -1, bestScore = 0, bestSlack = Int.max
+            for p in problem.pairStart[c]..<problem.pairStart[c + 1] {
+                let m = Int(problem.pairMuni[p])
+                if Double(problem.pairScore[p]) - cost[row + m] < floor { continue }
+                let score = problem.pairScore[p]
+                if score < bestScore { continue }
+                let slack = state.remaining[m * K] - problem.typeDemand[t * K]
+                if score == bestScore && slack >= bestSlack { continue }
+                if state.fits(type: t, in: m) { best = p; bestScore = score; bestSlack = slack }
             }
             if best >= 0 { state.set(c, pair: best) }
         }
+    }
+
+    /// Greedy by Lagrangian profit: cases by decreasing best reduced score (score − λ·demand at
+    /// `cost`), each to the municipality with room where its reduced score is highest. Cases with
+    /// no positive reduced score anywhere are left for ``fill``.
+    static func profit(_ state: inout State, cost: [Double]) {
+        let problem = state.problem
+        let M = problem.muniCount
+        var key = [Double](repeating: 0, count: problem.caseCount)
+        var order: [Int32] = []
+        for c in 0..<problem.caseCount where state.pairOf[c] < 0 {
+            let row = Int(problem.caseType[c]) * M
+            var b = -Double.infinity
+            for p in problem.pairStart[c]..<problem.pairStart[c + 1] {
+                b = max(b, Double(problem.pairScore[p]) - cost[row + Int(problem.pairMuni[p])])
+            }
+            if b > 0 { key[c] = b; order.append(Int32(c)) }
+        }
+        order.sort { key[Int($0)] != key[Int($1)] ? key[Int($0)] > key[Int($1)] : $0 < $1 }
+        for c32 in order {
+            let c = Int(c32)
+            let t = Int(problem.caseType[c])
+            let row = t * M
+            var best = -1
+            var bestReduced = 0.0
+            for p in problem.pairStart[c]..<problem.pairStart[c + 1] {
+                let m = Int(problem.pairMuni[p])
+                let r = Double(problem.pairScore[p]) - cost[row + m]
+                if r > bestReduced && state.fits(type: t, in: m) { best = p; bestReduced = r }
+            }
+            if best >= 0 { state.set(c, pair: best) }
+        }
+    }
+
+    /// Cases by decreasing score per person (best score / household size): small households
+    /// first, which is what persons capacity in short supply asks for.
+    static func byDensity(_ problem: Problem) -> [Int32] {
+        let K = problem.dimCount
+        var key = [Double](repeating: 0, count: problem.caseCount)
+        for c in 0..<problem.caseCount {
+            var best = 0
+            for p in problem.pairStart[c]..<problem.pairStart[c + 1] { best = max(best, problem.pairScore[p]) }
+            key[c] = Double(best) / Double(max(1, problem.typeDemand[Int(problem.caseType[c]) * K]))
+        }
+        return (0..<problem.caseCount).map { Int32($0) }.sorted { key[Int($0)] != key[Int($1)] ? key[Int($0)] > key[Int($1)] : $0 < $1 }
+    }
+
+    /// Places every unplaced case that still fits somewhere, in the given order, each in its
+    /// best-scoring municipality with room.
+    static func fill(_ state: inout State, order: [Int32], guide: [Double]) {
+        for c32 in order {
+            let c = Int(c32)
+            if state.pairOf[c] >= 0 { continue }
+            let best = bestFit(state, c, guide: guide)
+            if best >= 0 { state.set(c, pair: best) }
+        }
+    }
+
+    /// The pair of the best-scoring municipality with room for case c; among equal scores, the one
+    /// whose capacity is cheapest at the dual prices (`guide`, per type and municipality: λ·demand),
+    /// so that scarce capacity is left to the households that need it. -1 if none has room.
+    @inline(__always)
+    static func bestFit(_ state: State, _ c: Int, guide: [Double]) -> Int {
+        let problem = state.problem
+        let M = problem.muniCount
+        let t = Int(problem.caseType[c])
+        let row = t * M
+        var best = -1, bestScore = 0
+        var bestCost = Double.infinity
+        for p in problem.pairStart[c]..<problem.pairStart[c + 1] {
+            let score = problem.pairScore[p]
+            if score < bestScore { continue }
+            let m = Int(problem.pairMuni[p])
+            let cost = guide.isEmpty ? 0 : guide[row + m]
+            if score == bestScore && cost >= bestCost { continue }
+            if state.fits(type: t, in: m) {
+                best = p
+                bestScore = score
+                bestCost = cost
+            }
+        }
+        return best
     }
 
     /// Cases by decreasing best score, ties by index: longest waiting first.

@@ -9,7 +9,8 @@ struct State {
     private(set) var remaining: [Int]
     /// Sum of the scores of the placed cases.
     private(set) var objective: Int
-    /// Cases placed in each municipality, in no particular order; position[c] is c's index there.
+    /// Cases placed in each municipality, in no particular order, and at index `muniCount` the
+    /// unplaced cases; position[c] is c's index in its list.
     private(set) var members: [[Int32]]
     private var position: [Int32]
     /// When recording, every change appends (case, previous pair) so it can be undone.
@@ -21,8 +22,9 @@ struct State {
         pairOf = [Int](repeating: -1, count: problem.caseCount)
         remaining = problem.capacity
         objective = 0
-        members = [[Int32]](repeating: [], count: problem.muniCount)
-        position = [Int32](repeating: -1, count: problem.caseCount)
+        members = [[Int32]](repeating: [], count: problem.muniCount + 1)
+        members[problem.muniCount] = (0..<problem.caseCount).map { Int32($0) }
+        position = (0..<problem.caseCount).map { Int32($0) }
     }
 
     @inline(__always) func muni(of c: Int) -> Int {
@@ -62,25 +64,26 @@ struct State {
         let K = problem.dimCount
         let t = Int(problem.caseType[c])
         let lo = Int(problem.typeDimStart[t]), hi = Int(problem.typeDimStart[t + 1])
+        var from = problem.muniCount
         if old >= 0 {
-            let m = Int(problem.pairMuni[old])
-            for i in lo..<hi { remaining[m * K + Int(problem.typeDims[i])] += problem.typeAmounts[i] }
+            from = Int(problem.pairMuni[old])
+            for i in lo..<hi { remaining[from * K + Int(problem.typeDims[i])] += problem.typeAmounts[i] }
             objective -= problem.pairScore[old]
-            let at = Int(position[c])
-            let last = members[m].removeLast()
-            if Int(last) != c {
-                members[m][at] = last
-                position[Int(last)] = Int32(at)
-            }
-            position[c] = -1
         }
+        let at = Int(position[c])
+        let last = members[from].removeLast()
+        if Int(last) != c {
+            members[from][at] = last
+            position[Int(last)] = Int32(at)
+        }
+        var to = problem.muniCount
         if p >= 0 {
-            let m = Int(problem.pairMuni[p])
-            for i in lo..<hi { remaining[m * K + Int(problem.typeDims[i])] -= problem.typeAmounts[i] }
+            to = Int(problem.pairMuni[p])
+            for i in lo..<hi { remaining[to * K + Int(problem.typeDims[i])] -= problem.typeAmounts[i] }
             objective += problem.pairScore[p]
-            position[c] = Int32(members[m].count)
-            members[m].append(Int32(c))
         }
+        position[c] = Int32(members[to].count)
+        members[to].append(Int32(c))
         pairOf[c] = p
     }
 
@@ -117,6 +120,9 @@ struct State {
         for c in 0..<pairs.count where pairOf[c] != pairs[c] { set(c, pair: pairs[c]) }
         recording = saved
     }
+
+    /// The unplaced cases, in no particular order.
+    var unplaced: [Int32] { members[problem.muniCount] }
 
     /// Whether no capacity is exceeded (used by assertions and tests).
     var isFeasible: Bool { remaining.allSatisfy { $0 >= 0 } }
