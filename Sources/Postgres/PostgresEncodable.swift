@@ -71,7 +71,7 @@ extension Date: PostgresEncodable {
 
 extension Array: PostgresEncodable where Element: PostgresArrayElement {
     public static var postgresType: PostgresType { Element.postgresArrayType }
-    public var postgresText: String { ArrayLiteral.format(map(\.postgresText)) }
+    public var postgresText: String { ArrayLiteral.format(map { $0.postgresText }) }
 }
 
 /// A Codable value stored as `jsonb`.
