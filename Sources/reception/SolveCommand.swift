@@ -1,7 +1,178 @@
 import ArgumentParser
+import Foundation
+import Placement
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
-// Placeholder until the placement engine lands (issue 4); replaced by its own file.
+/// `reception solve`: the placement engine on a JSON file, without the database.
 struct SolveCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "solve", abstract: "Solve a placement instance (not yet built).")
-    func run() async throws { throw ExitCode(70) }
+    static let configuration = CommandConfiguration(
+        commandName: "solve",
+        abstract: "Place households in municipalities: read a placement instance, write the best placement found.",
+        discussion: """
+            Reads a placement-instance/1 JSON document (a file, or - for
+            standard input) and writes a placement-result/1 document to
+            standard output (or --output). Nothing else is ever written to
+            standard output. The same instance gives the same placement.
+
+            INSTANCE (placement-instance/1; unknown keys are ignored)
+              format          "placement-instance/1"
+              weights         {placed, waiting_day, family_ties, language,
+                              occupation, preference}: whole numbers;
+                              a missing weight is 0
+              municipalities  [{code, name, capacity: {dimension: units},
+                              languages: [..], shortage_occupations: [..]}]
+              cases           [{id, members: [{age}], needs: {dimension:
+                              units}, language, occupations, family_ties,
+                              preferences, excluded, waiting_days}]
+            Dimensions: persons, dwellings, large_dwellings, school_places,
+            preschool_places, and any need (trauma_care, dialysis, ..); an
+            absent dimension has capacity 0. A case needs persons = its
+            members, 1 dwelling, 1 large dwelling if 5 or more members, a
+            school place per member aged 6-15, a preschool place per member
+            aged 1-5, plus its needs. It is placed whole or not at all, never
+            where it is excluded, never beyond any capacity. Placing it scores
+            placed + waiting_day x waiting_days, plus family_ties, language,
+            occupation, preference where the municipality matches.
+
+            RESULT (placement-result/1)
+              objective       total score of the assignments
+              bound           proven upper bound: no placement scores more,
+                              so bound - objective is a certified gap
+              assignments     [{case, municipality, score, reasons: [..],
+                              next_best: {municipality, name, score,
+                              score_difference, reason}}]
+              unplaced        [{case, reason}]
+              stats           {seconds, gap, proven_optimal,
+                              bound_iterations, search_iterations,
+                              time_limit_reached}
+
+            --generate region|national --cases N --seed S writes a realistic
+            synthetic instance instead of solving (same seed, same file).
+
+            Exit codes: 0 solved or generated; 64 bad command line; 65 invalid
+            instance (the message names the JSON path, for example
+            cases[17].members[2].age); 66 instance file unreadable; 74 output
+            unwritable.
+
+            Examples:
+              reception solve batch.json --time-limit 10 --output result.json
+              reception solve --generate national --cases 2000 --seed 7 > i.json
+              reception solve - --stats < i.json
+            """
+    )
+
+    @Argument(help: ArgumentHelp("The instance file, or - for standard input.", valueName: "instance"))
+    var instance: String?
+
+    @Option(name: .long, help: ArgumentHelp("Stop searching after this many seconds and return the best placement so far.", valueName: "seconds"))
+    var timeLimit: Double = 60
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Write the result (or generated instance) to this file instead of standard output.", valueName: "file"))
+    var output: String?
+
+    @Option(name: .long, help: ArgumentHelp("Write a synthetic instance of this kind (region or national) instead of solving.", valueName: "kind"))
+    var generate: String?
+
+    @Option(name: .long, help: ArgumentHelp("With --generate: the number of households.", valueName: "n"))
+    var cases: Int = 300
+
+    @Option(name: .long, help: ArgumentHelp("With --generate: the random seed.", valueName: "s"))
+    var seed: UInt64 = 1
+
+    @Flag(name: .long, help: "Print a one-line summary (objective, bound, gap, seconds, peak memory) to standard error.")
+    var stats = false
+
+    func validate() throws {
+        if let kind = generate {
+            guard InstanceGenerator.Kind(rawValue: kind) != nil else {
+                throw ValidationError("--generate: \(kind) is not region or national")
+            }
+            guard instance == nil else { throw ValidationError("give either an instance file or --generate, not both") }
+            guard cases >= 0 else { throw ValidationError("--cases: \(cases) is negative") }
+        } else {
+            guard instance != nil else { throw ValidationError("missing the instance file (or - for standard input)") }
+        }
+        guard timeLimit.isFinite && timeLimit > 0 else { throw ValidationError("--time-limit: \(timeLimit) is not a positive number of seconds") }
+    }
+
+    func run() async throws {
+        let start = Date()
+        if let kind = generate.flatMap(InstanceGenerator.Kind.init(rawValue:)) {
+            let generated = InstanceGenerator.generate(kind: kind, cases: cases, seed: seed)
+            try write(generated.jsonData())
+            return
+        }
+        let source = instance ?? "-"
+        let data: Data
+        if source == "-" {
+            data = FileHandle.standardInput.readDataToEndOfFile()
+        } else {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory) else {
+                throw CLIError("\(source): no such file", exitCode: ExitCodes.noInput)
+            }
+            guard !isDirectory.boolValue else { throw CLIError("\(source): is a directory", exitCode: ExitCodes.noInput) }
+            do {
+                data = try Data(contentsOf: URL(fileURLWithPath: source))
+            } catch {
+                throw CLIError("\(source): cannot read: \(Self.reason(error))", exitCode: ExitCodes.noInput)
+            }
+        }
+        let problem: PlacementInstance
+        do {
+            problem = try PlacementInstance.decode(from: data)
+        } catch {
+            throw CLIError("\(source == "-" ? "<stdin>" : source): \(error)", exitCode: ExitCodes.badData)
+        }
+        let result = Solver(timeLimit: timeLimit).solve(problem)
+        try write(result.jsonData())
+        if stats {
+            let seconds = Date().timeIntervalSince(start)
+            let line = String(format: "reception: solve: %d cases, %d municipalities, objective %d, bound %d, gap %.4f%%, %.3f s, peak %.1f MiB\n",
+                              problem.cases.count, problem.municipalities.count, result.objective, result.bound,
+                              result.gap * 100, seconds, Self.peakMemoryMiB())
+            FileHandle.standardError.write(Data(line.utf8))
+        }
+    }
+
+    private func write(_ data: Data) throws {
+        if let output, output != "-" {
+            do {
+                try data.write(to: URL(fileURLWithPath: output), options: .atomic)
+            } catch {
+                throw CLIError("\(output): cannot write: \(Self.reason(error))", exitCode: ExitCodes.cannotWrite)
+            }
+        } else {
+            FileHandle.standardOutput.write(data)
+        }
+    }
+
+    private static func reason(_ error: any Error) -> String {
+        let nsError = error as NSError
+        if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain,
+           let text = strerror(Int32(underlying.code)) {
+            return String(cString: text)
+        }
+        return nsError.localizedDescription
+    }
+
+    /// Peak resident memory of this process so far, from getrusage (kilobytes on Linux, bytes on macOS).
+    static func peakMemoryMiB() -> Double {
+        var usage = rusage()
+        #if canImport(Glibc)
+        let status = getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        #else
+        let status = getrusage(RUSAGE_SELF, &usage)
+        #endif
+        guard status == 0 else { return 0 }
+        #if canImport(Darwin)
+        return Double(usage.ru_maxrss) / 1_048_576
+        #else
+        return Double(usage.ru_maxrss) / 1024
+        #endif
+    }
 }
