@@ -8,6 +8,9 @@ struct Anneal {
     let problem: Problem
     var rng: SplitMix64
     private var pairOf: [Int]
+    /// Cases in each municipality (index muniCount: unplaced), and each case's index there.
+    private var members: [[Int32]]
+    private var position: [Int32]
     private var slack: [Int]          // capacity − load; negative is overflow
     private var weight: [Double]      // penalty per unit of overflow
     private var score = 0
@@ -20,6 +23,10 @@ struct Anneal {
         self.problem = problem
         rng = SplitMix64(seed: seed)
         pairOf = start.snapshot
+        members = start.members
+        var position = [Int32](repeating: 0, count: problem.caseCount)
+        for list in start.members { for (i, c) in list.enumerated() { position[Int(c)] = Int32(i) } }
+        self.position = position
         slack = start.remaining
         score = start.objective
         best = pairOf
@@ -83,15 +90,26 @@ struct Anneal {
     private mutating func setPair(_ c: Int, _ p: Int) {
         let t = Int(problem.caseType[c])
         let old = pairOf[c]
+        var from = problem.muniCount, to = problem.muniCount
         if old >= 0 {
-            apply(t, Int(problem.pairMuni[old]), -1)
+            from = Int(problem.pairMuni[old])
+            apply(t, from, -1)
             score -= problem.pairScore[old]
         }
         if p >= 0 {
-            apply(t, Int(problem.pairMuni[p]), 1)
+            to = Int(problem.pairMuni[p])
+            apply(t, to, 1)
             score += problem.pairScore[p]
         }
         pairOf[c] = p
+        let at = Int(position[c])
+        let last = members[from].removeLast()
+        if Int(last) != c {
+            members[from][at] = last
+            position[Int(last)] = Int32(at)
+        }
+        position[c] = Int32(members[to].count)
+        members[to].append(Int32(c))
     }
 
     /// Runs `moves` moves with temperature falling geometrically from `hot` to `cold`.
@@ -118,7 +136,8 @@ struct Anneal {
             let tc = Int(problem.caseType[c])
             let lo = problem.pairStart[c], hi = problem.pairStart[c + 1]
             if hi == lo { continue }
-            if rng.below(2) == 0 {
+            let kind = rng.below(4)
+            if kind < 2 {
                 // Move c (or take it out).
                 let q = rng.below(hi - lo + 1)
                 let p = q == hi - lo ? -1 : lo + q
@@ -131,7 +150,14 @@ struct Anneal {
                 }
             } else {
                 // Swap with another case e: c takes e's municipality, e takes c's (or is taken out).
-                let e = rng.below(C)
+                // Half the time e is anywhere, half the time it sits in one of c's municipalities.
+                var e = rng.below(C)
+                if kind == 3 {
+                    let m = Int(problem.pairMuni[lo + rng.below(hi - lo)])
+                    let list = members[m]
+                    if list.isEmpty { continue }
+                    e = Int(list[rng.below(list.count)])
+                }
                 let pe = pairOf[e]
                 if e == c || pe < 0 { continue }
                 let me = problem.pairMuni[pe]

@@ -93,7 +93,11 @@ public enum InstanceGenerator {
             rest.sort { $0.0 != $1.0 ? $0.0 > $1.0 : $0.1 < $1.1 }
             for i in 0..<(amount - given) { capacity[rest[i % rest.count].1][dim, default: 0] += 1 }
         }
-        let noisy = { (rng: inout SplitMix64) in share.map { $0 * (0.5 + rng.unit()) } }
+        // What each municipality offers this period: its size times a willingness that varies,
+        // and within a municipality the dimensions go together (housing, schools and preschools
+        // are planned for the same arrivals), each with some noise of its own.
+        let offer = share.map { $0 * (0.6 + 0.8 * rng.unit()) }
+        let noisy = { (rng: inout SplitMix64) in offer.map { $0 * (0.8 + 0.4 * rng.unit()) } }
         spread("persons", 0.85 + 0.25 * rng.unit(), among: noisy(&rng))
         spread("dwellings", 1.0 + 0.4 * rng.unit(), among: noisy(&rng))
         spread("large_dwellings", 0.8 + 0.5 * rng.unit(), among: noisy(&rng))
