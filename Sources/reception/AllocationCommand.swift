@@ -8,10 +8,11 @@ struct AllocationCommand: AsyncParsableCommand {
         abstract: "Decide on placement proposals: confirm, reject, or place by hand.",
         discussion: """
             A batch proposes a municipality for each household it can place; each proposal
-            already holds its capacity. An officer then confirms it (the household is placed),
-            rejects it (capacity is freed and the case waits for the next batch), or overrides
-            it (places the case somewhere else, still within capacity unless --force).
-            Every decision records who (--officer), when and why in the audit trail.
+            already holds its capacity. An officer then confirms it (the household is
+            placed), rejects it (capacity is freed and the case waits for the next batch),
+            or overrides it (places the case somewhere else, still within capacity unless
+            --force). Every decision records who (--officer), when and why in the audit
+            trail.
             """,
         subcommands: [List.self, Confirm.self, Reject.self, Override.self]
     )
@@ -103,7 +104,9 @@ struct AllocationCommand: AsyncParsableCommand {
                 --force places past capacity and is recorded as forced (it shows as over quota
                 in the intake report). A municipality the case excludes, or a deactivated one,
                 is refused even with --force.
-                Example: reception allocation override MIG-2026-000123 --to 2460 --reason "family moved to Vännäs"
+                Example:
+                  reception allocation override MIG-2026-000123 --to 2460 \\
+                    --reason "relatives in Vännäs"
                 """)
 
         @Argument(help: ArgumentHelp("The case reference.", valueName: "ref")) var reference: String

@@ -18,10 +18,11 @@ struct AuditCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Per municipality: quota, placed persons and households, fill rate, children, special needs, capacity per dimension.",
             discussion: """
-                Placed means confirmed; proposed means awaiting an officer's decision (it already
-                holds capacity). The numbers come from one consistent snapshot, so the totals add up.
-                Formats: table (with a bar per municipality), csv (one row per municipality),
-                json, html (one self-contained page with a chart, for a council meeting).
+                Placed means confirmed; proposed means awaiting an officer's decision (it
+                already holds capacity). The numbers come from one consistent snapshot, so the
+                totals add up. Formats: table (with a bar per municipality), csv (one row per
+                municipality), json, html (one self-contained page with a chart, for a council
+                meeting).
                 Examples:
                   reception audit intake --period 2026
                   reception audit intake --format html --output intake-2026.html
@@ -67,8 +68,8 @@ struct AuditCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show the audit trail: who did what, when, to which case or municipality.",
             discussion: """
-                The trail is written by the database itself and nobody can change or delete it.
-                Shows the most recent events (--limit), oldest first.
+                The trail is written by the database itself and nobody can change or delete
+                it. Shows the most recent events (--limit), oldest first.
                 Examples:
                   reception audit trail --case MIG-2026-000123
                   reception audit trail --municipality 2480 --since 2026-11-01

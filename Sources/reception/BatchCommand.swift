@@ -9,16 +9,17 @@ struct BatchCommand: AsyncParsableCommand {
         abstract: "Run placement batches: propose a municipality for every pending household.",
         discussion: """
             A batch takes every registered (pending) case and what is left of each active
-            municipality's capacity for the period, finds the placement with the highest total
-            score (placing as many households as possible, longest-waiting first, then family
-            ties, language, shortage occupations and preferences), and writes one proposal per
-            placed case. Proposals hold their capacity until an officer confirms or rejects them
-            (see `reception allocation`). The result is certified: `bound` is a proven upper
-            limit on the best possible score, so the gap says how close to optimal it is.
+            municipality's capacity for the period, finds the placement with the highest
+            total score (placing as many households as possible, longest-waiting first,
+            then family ties, language, shortage occupations and preferences), and writes
+            one proposal per placed case. Proposals hold their capacity until an officer
+            confirms or rejects them (see `reception allocation`). The result is
+            certified: `bound` is a proven upper limit on the best possible score, so the
+            gap says how close to optimal it is.
 
-            The batch runs in the worker daemon (receptiond); `batch run` waits for it unless
-            --no-wait. Two batches at once never overbook: the database refuses it, and the
-            later batch runs again on the fresh numbers.
+            The batch runs in the worker daemon (receptiond); `batch run` waits for it
+            unless --no-wait. Two batches at once never overbook: the database refuses it,
+            and the later batch runs again on the fresh numbers.
             """,
         subcommands: [Run.self, Show.self, List.self]
     )

@@ -8,13 +8,14 @@ struct DatabaseCommand: AsyncParsableCommand {
         commandName: "db",
         abstract: "Create and upgrade the database schema.",
         discussion: """
-            The schema lives in numbered SQL files (sql/001_domain.sql, ...). `migrate` applies
-            the pending ones in order, each in its own transaction, and records each with a
-            checksum; it refuses to run if an applied file has changed since. Two migrations
-            started at once are safe: the second waits for the first, then finds nothing to do.
+            The schema lives in numbered SQL files (sql/001_domain.sql, ...). `migrate`
+            applies the pending ones in order, each in its own transaction, and records
+            each with a checksum; it refuses to run if an applied file has changed since.
+            Two migrations started at once are safe: the second waits for the first, then
+            finds nothing to do.
 
-            The sql/ folder is found beside the executable's build folder, or in the current
-            folder; set RECEPTION_SQL_DIR to point elsewhere.
+            The sql/ folder is found beside the executable's build folder, or in the
+            current folder; set RECEPTION_SQL_DIR to point elsewhere.
             """,
         subcommands: [Migrate.self, Status.self]
     )

@@ -15,10 +15,10 @@ struct ReceptionCommand: AsyncParsableCommand {
             proposals, and audit each municipality's intake against its quota.
 
             Every command that uses the database takes --database-url (or
-            $RECEPTION_DATABASE_URL, or libpq's PG* defaults). Commands that list things take
-            --json for scripts. Exit codes: 0 ok, 1 refused or failed, 64 usage, 65 bad
-            input data, 66 unreadable input, 67 not found, 69 database unavailable,
-            70 internal error, 74 unwritable output, 75 temporary conflict, 77 no permission,
+            $RECEPTION_DATABASE_URL, or libpq's PG* defaults). Commands that list things
+            take --json for scripts. Exit codes: 0 ok, 1 refused or failed, 64 usage, 65
+            bad input data, 66 unreadable input, 67 not found, 69 database unavailable, 70
+            internal error, 74 unwritable output, 75 temporary conflict, 77 no permission,
             78 configuration.
 
             A first session:
