@@ -21,7 +21,7 @@ struct BatchCommand: AsyncParsableCommand {
             unless --no-wait. Two batches at once never overbook: the database refuses it,
             and the later batch runs again on the fresh numbers.
             """,
-        subcommands: [Run.self, Show.self, List.self]
+        subcommands: [Run.self, Show.self, List.self, Instance.self]
     )
 
     struct Run: AsyncParsableCommand {
@@ -138,6 +138,39 @@ struct BatchCommand: AsyncParsableCommand {
                      b.objective.map(String.init) ?? "", b.gap.map(BatchReport.percent) ?? "", b.requestedBy,
                      formatter.string(from: b.createdAt)]
                 }, numericColumns: [0, 1, 4, 5, 6, 7, 8]).render())
+        }
+    }
+}
+
+extension BatchCommand {
+    struct Instance: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the placement instance a batch would solve now (placement-instance/1 JSON).",
+            discussion: """
+                The pending cases and the capacity left, exactly as a batch would load them, so
+                that a batch can be reproduced and studied offline with `reception solve`. Case
+                ids are the database's numeric ids, not references; the file still holds
+                household details (ages, needs): treat it as personal data.
+
+                Example:
+                  reception batch instance --period 2026 > batch.json
+                  reception solve batch.json
+                """)
+
+        @Option(help: "The period (calendar year); defaults to this year.") var period: Int?
+        @Option(name: .customLong("municipality"), help: ArgumentHelp("Only these municipalities (repeatable).", valueName: "code"))
+        var municipalities: [String] = []
+        @OptionGroup var connection: ConnectionOptions
+
+        func run() async throws {
+            let database = try await connection.connect()
+            let instance = try await database.withTransaction(isolation: .repeatableRead, readOnly: true) { database in
+                try await BatchInstance.load(
+                    period: period ?? CalendarDay.today().year, municipalities: municipalities.isEmpty ? nil : municipalities,
+                    today: .today(), on: database)
+            }
+            FileHandle.standardOutput.write(instance.jsonData())
+            FileHandle.standardOutput.write(Data("\n".utf8))
         }
     }
 }
