@@ -5,6 +5,10 @@
 /// municipalities, or let an unplaced household take a placed one's place. The best *feasible*
 /// placement seen is kept. Seeded, so deterministic.
 struct Anneal {
+    /// A unit of overflow costs its dual price plus this share of the best score of any case.
+    static let baseWeight = 0.1
+    /// Where overflow persists, its price rises by this share every 4,096 moves.
+    static let raise = 0.05
     let problem: Problem
     var rng: SplitMix64
     private var pairOf: [Int]
@@ -19,8 +23,12 @@ struct Anneal {
     private(set) var best: [Int]
     private(set) var bestScore: Int
 
-    init(problem: Problem, start: State, prices: [Double], seed: UInt64) {
+    /// Cases never to be placed by a move (may be empty).
+    private let banned: [Bool]
+
+    init(problem: Problem, start: State, prices: [Double], banned: [Bool] = [], seed: UInt64) {
         self.problem = problem
+        self.banned = banned.isEmpty ? [Bool](repeating: false, count: problem.caseCount) : banned
         rng = SplitMix64(seed: seed)
         pairOf = start.snapshot
         members = start.members
@@ -36,8 +44,8 @@ struct Anneal {
             for p in problem.pairStart[c]..<problem.pairStart[c + 1] { floor = max(floor, Double(problem.pairScore[p])) }
         }
         // A unit of overflow costs at least a tenth of the best score, plus its dual price.
-        weight = prices.map { $0 + 0.1 * floor }
-        if weight.isEmpty { weight = [Double](repeating: 0.1 * floor, count: problem.muniCount * problem.dimCount) }
+        weight = prices.map { $0 + Anneal.baseWeight * floor }
+        if weight.isEmpty { weight = [Double](repeating: Anneal.baseWeight * floor, count: problem.muniCount * problem.dimCount) }
     }
 
     /// Penalty change in m when demand of type t is added (sign +1) or removed (−1).
@@ -117,14 +125,14 @@ struct Anneal {
         let C = problem.caseCount
         guard C > 0, problem.muniCount > 0, moves > 0 else { return }
         var temperature = hot
-        let cooling = moves > 1 ? Foundation_pow(cold / hot, 1 / Double(moves)) : 1
+        let cooling = moves > 1 ? power(cold / hot, 1 / Double(moves)) : 1
         for move in 0..<moves {
             if move & 4095 == 0 {
                 if outOfTime() { break }
                 // Raise the price of overflow that persists.
                 if violated > 0 && move > 0 {
                     for j in 0..<slack.count where slack[j] < 0 {
-                        let raise = weight[j] * 0.05
+                        let raise = weight[j] * Anneal.raise
                         weight[j] += raise
                         penalty += raise * Double(-slack[j])
                     }
@@ -141,7 +149,7 @@ struct Anneal {
                 // Move c (or take it out).
                 let q = rng.below(hi - lo + 1)
                 let p = q == hi - lo ? -1 : lo + q
-                if p == pc { continue }
+                if p == pc || (p >= 0 && banned[c]) { continue }
                 var delta = Double((p >= 0 ? problem.pairScore[p] : 0) - (pc >= 0 ? problem.pairScore[pc] : 0))
                 if pc >= 0 { delta -= penaltyDelta(tc, Int(problem.pairMuni[pc]), -1) }
                 if p >= 0 { delta -= penaltyDelta(tc, Int(problem.pairMuni[p]), 1) }
@@ -159,7 +167,7 @@ struct Anneal {
                     e = Int(list[rng.below(list.count)])
                 }
                 let pe = pairOf[e]
-                if e == c || pe < 0 { continue }
+                if e == c || pe < 0 || banned[c] { continue }
                 let me = problem.pairMuni[pe]
                 let te = Int(problem.caseType[e])
                 let pcNew = problem.pair(c, me)
@@ -198,7 +206,7 @@ func exp_(_ x: Double) -> Double {
     return sum * Double(sign: .plus, exponent: Int(n), significand: 1)
 }
 
-func Foundation_pow(_ base: Double, _ exponent: Double) -> Double {
+func power(_ base: Double, _ exponent: Double) -> Double {
     guard base > 0 else { return 0 }
     var m = base, e = 0.0
     while m > 2 { m /= 2; e += 1 }

@@ -25,6 +25,19 @@ struct Lagrangian {
     /// caseBest[c]: the best reduced score of case c over its pairs (−∞ if none), from the last
     /// ``evaluate()``.
     var caseBest: [Double]
+    /// Moving average of "the subproblem places case c" over the subgradient steps: an estimate
+    /// of how much of c the LP places (0: the LP leaves it out).
+    var placedSum: [Double] = []
+    var placedSteps = 0
+
+    /// Updates the estimate with the current subproblem solution (an exponential moving average,
+    /// so that the latest, best multipliers count most). placedSteps counts the updates.
+    mutating func accumulatePlaced() {
+        if placedSum.isEmpty { placedSum = [Double](repeating: 0.5, count: problem.caseCount) }
+        for c in 0..<problem.caseCount { placedSum[c] = 0.95 * placedSum[c] + (choice[c] >= 0 ? 0.05 : 0) }
+        placedSteps += 1
+    }
+
     /// Reduced scores within this of the best count as ties when forming the subgradient.
     var tieTolerance = 1.0
     /// Whether (m,d) can ever be exceeded: the demand of all cases that may go to m exceeds its

@@ -27,6 +27,8 @@ struct LocalSearch {
             ejectionPass(&state, stop: stop)
             if work >= stop { break }
             augmentPass(&state, stop: stop)
+            if work >= stop { break }
+            forcePass(&state, stop: stop)
             if state.objective == before { break }
         }
     }
@@ -128,6 +130,54 @@ struct LocalSearch {
             let u = Int(u32)
             if maxScore[u] <= 0 || state.pairOf[u] >= 0 { continue }
             augment(&state, from: u)
+        }
+    }
+
+    /// For each unplaced household u and each municipality m it may go to: put u in m, evicting
+    /// the lowest-scoring households there until it fits, then re-place each evicted one by an
+    /// augmenting path; keep the result if the objective rose, else undo.
+    mutating func forcePass(_ state: inout State, stop: Int) {
+        if visited.count != problem.muniCount { visited = [UInt32](repeating: 0, count: problem.muniCount) }
+        let K = problem.dimCount
+        for u32 in state.unplaced {
+            let u = Int(u32)
+            if maxScore[u] <= 0 || state.pairOf[u] >= 0 { continue }
+            let tu = Int(problem.caseType[u])
+            for p in problem.pairStart[u]..<problem.pairStart[u + 1] {
+                if work >= stop { return }
+                let m = Int(problem.pairMuni[p])
+                // Can u fit at all once m is emptied?
+                var possible = true
+                for i in Int(problem.typeDimStart[tu])..<Int(problem.typeDimStart[tu + 1])
+                where problem.typeAmounts[i] > problem.capacity[m * K + Int(problem.typeDims[i])] { possible = false; break }
+                if !possible { continue }
+                let before = state.objective
+                let mark = state.mark()
+                var evicted: [Int] = []
+                while !state.fits(type: tu, in: m) {
+                    var lowest = -1, lowestScore = Int.max
+                    for c32 in state.members[m] where problem.pairScore[state.pairOf[Int(c32)]] < lowestScore {
+                        lowest = Int(c32)
+                        lowestScore = problem.pairScore[state.pairOf[lowest]]
+                    }
+                    if lowest < 0 { break }
+                    state.set(lowest, pair: -1)
+                    evicted.append(lowest)
+                }
+                work += 4 * (problem.pairStart[u + 1] - problem.pairStart[u])
+                guard state.fits(type: tu, in: m) else { state.rollback(to: mark); state.commit(to: mark); continue }
+                state.set(u, pair: p)
+                for e in evicted where state.pairOf[e] < 0 {
+                    let q = Repair.bestFit(state, e, guide: [])
+                    if q >= 0 { state.set(e, pair: q) } else { augment(&state, from: e) }
+                }
+                if state.objective > before {
+                    state.commit(to: mark)
+                    break
+                }
+                state.rollback(to: mark)
+                state.commit(to: mark)
+            }
         }
     }
 

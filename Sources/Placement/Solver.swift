@@ -40,18 +40,11 @@ public struct Solver: Sendable {
             if !timedOut && clock.now >= deadline { timedOut = true }
             return timedOut
         }
-        var phaseStart = clock.now
-        func phase(_ name: String, _ value: Int) {
-            let elapsed = clock.now - phaseStart
-            debugLog("\(name): \(value) (\(elapsed))")
-            phaseStart = clock.now
-        }
 
         let problem = Problem(instance)
         let pairCount = max(1, problem.pairMuni.count)
         let caseCount = max(1, problem.caseCount)
         var local = LocalSearch(problem: problem)
-        phase("compiled, pairs", pairCount)
 
         var state = State(problem: problem)
         var bestObjective = 0
@@ -67,7 +60,6 @@ public struct Solver: Sendable {
         Repair.fill(&state, order: Repair.byValue(problem), guide: [])
         local.run(&state, budget: 10 * pairCount)
         consider(state)
-        phase("greedy", state.objective)
 
         // Bound.
         var dual = Lagrangian(problem: problem)
@@ -79,7 +71,6 @@ public struct Solver: Sendable {
             }
         }
         dual.evaluate()
-        phase("uniform prices", Int(dual.bestValue))
         if !outOfTime() && dual.certifiedBound > bestObjective {
             var coordinate = DualCoordinate(problem: problem)
             let sweeps = pairCount > 5_000_000 ? 1 : 4
@@ -88,19 +79,18 @@ public struct Solver: Sendable {
                 dual.evaluate()
             }
         }
-        phase("coordinate prices", Int(dual.bestValue))
         var steps = 0
-        let maxSteps = Int(effort * Double(min(200, max(10, 100_000_000 / pairCount))))
+        let maxSteps = Int(effort * Double(min(300, max(10, 100_000_000 / pairCount))))
         while steps < maxSteps && dual.certifiedBound > bestObjective && !outOfTime() {
             dual.lambda = steps == 0 ? dual.bestLambda : dual.lambda
             let value = dual.evaluate()
+            dual.accumulatePlaced()
             steps += 1
             if !dual.step(value: value, target: Double(bestObjective), patience: 10) { break }
         }
         dual.lambda = dual.bestLambda
         dual.evaluate()
         let bound = max(dual.certifiedBound, bestObjective)
-        phase("bound", bound)
 
         // Construction by Lagrangian profit.
         if bestObjective < bound && pairCount <= 5_000_000 && !outOfTime() {
@@ -109,26 +99,34 @@ public struct Solver: Sendable {
             Repair.fill(&trial, order: Repair.byValue(problem), guide: dual.cost)
             local.run(&trial, budget: 10 * pairCount)
             consider(trial)
-            phase("profit construction", trial.objective)
         }
         state.restore(best)
 
         // Annealing, restarted from the best placement with a fresh seed while the budget lasts.
         if bestObjective < bound && !outOfTime() {
-            let env = ProcessInfo.processInfo.environment
-            let total = Int(effort * Double(min(20_000_000, max(Int(env["SA_MIN"] ?? "") ?? 12_000_000, 1500 * caseCount))))
-            let rounds = Int(env["SA_ROUNDS"] ?? "") ?? max(1, min(6, total / max(1, 400 * caseCount)))
-            let seedBase = UInt64(env["SA_SEED"] ?? "") ?? 0xA11EA1
+            let total = Int(effort * Double(min(20_000_000, max(5_000_000, 1500 * caseCount))))
+            let rounds = max(1, min(6, total / max(1, 400 * caseCount)))
+            let seedBase: UInt64 = 0xA11EA1
+            var matching = Matching(problem: problem, seed: seedBase &+ 0x3A7C)
+            let rowsPerStep = min(problem.muniCount, 48)
+            let matchSteps = Int(effort * Double(problem.muniCount >= 8 ? 40 : 4))
             for round in 0..<rounds where bestObjective < bound && !outOfTime() {
-                var anneal = Anneal(problem: problem, start: state, prices: dual.bestLambda, seed: seedBase &+ UInt64(round))
-                anneal.run(moves: total / rounds, hot: Double(env["SA_HOT"] ?? "") ?? 30, cold: Double(env["SA_COLD"] ?? "") ?? 1, outOfTime: outOfTime)
-                if anneal.bestScore > state.objective {
-                    state.restore(anneal.best)
+                var banned: [Bool] = []
+                if round % 3 == 0 && dual.placedSteps > 0 {
+                    // Every third round keeps out the households the LP leaves out (as the
+                    // subgradient steps estimate it), starting from a placement without them.
+                    banned = dual.placedSum.map { $0 < 0.5 }
+                    for c in 0..<problem.caseCount where banned[c] && state.pairOf[c] >= 0 { state.set(c, pair: -1) }
                 }
+                var anneal = Anneal(problem: problem, start: state, prices: dual.bestLambda, banned: banned, seed: seedBase &+ UInt64(round))
+                anneal.run(moves: total / rounds, hot: 30, cold: 1, outOfTime: outOfTime)
+                state.restore(anneal.best)
                 local.run(&state, budget: 10 * pairCount)
+                var gained = 0
+                for _ in 0..<matchSteps where !outOfTime() { gained += matching.step(&state, maxRows: rowsPerStep, maxPool: 2 * rowsPerStep + 64) }
+                if gained > 0 { local.run(&state, budget: 10 * pairCount) }
                 consider(state)
                 state.restore(best)
-                phase("annealing \(round)", state.objective)
             }
         }
 
@@ -136,17 +134,16 @@ public struct Solver: Sendable {
         var searchIterations = 0
         if bestObjective < bound && !outOfTime() {
             var search = Search(problem: problem, maxScore: local.maxScore, guide: dual.cost, seed: 0x5EED)
-            let iterations = Int(effort * Double(min(40_000, max(2_000, 4_000_000_000 / pairCount))))
+            let stepCost = pairCount / caseCount * 64 + problem.muniCount * 8 + state.unplaced.count * 16
+            let iterations = Int(effort * Double(min(40_000, max(1_000, 50_000_000 / max(1, stepCost)))))
             searchIterations = search.run(&state, iterations: iterations, bound: bound, outOfTime: outOfTime)
             local.run(&state, budget: 10 * pairCount)
             consider(state)
-            phase("ruin and recreate", state.objective)
         }
         state.restore(best)
         precondition(state.isFeasible, "placement engine produced an infeasible placement")
 
         let (assignments, unplaced) = Explanation.assignments(instance, problem, state)
-        phase("explanations", assignments.count)
         let elapsed = clock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
         return PlacementResult(
@@ -157,11 +154,3 @@ public struct Solver: Sendable {
     }
 }
 
-import Foundation
-
-/// Progress lines on stderr when PLACEMENT_DEBUG is set (for tuning; never used in production).
-func debugLog(_ message: @autoclosure () -> String) {
-    if ProcessInfo.processInfo.environment["PLACEMENT_DEBUG"] != nil {
-        FileHandle.standardError.write(Data((message() + "\n").utf8))
-    }
-}

@@ -104,10 +104,13 @@ struct State {
         recording = saved
     }
 
-    /// Forgets the journal (keeps the changes).
+    /// Keeps the changes since `mark`. At the outermost mark (0) the journal is forgotten and
+    /// recording stops; inside an outer mark the entries stay, so the outer level can still undo.
     mutating func commit(to mark: Int) {
-        journal.removeSubrange(mark...)
-        if mark == 0 { recording = false }
+        if mark == 0 {
+            journal.removeAll(keepingCapacity: true)
+            recording = false
+        }
     }
 
     /// The pairs of every case (a snapshot to restore later with ``restore(_:)``).
