@@ -9,6 +9,8 @@ struct Anneal {
     static let baseWeight = 0.1
     /// Where overflow persists, its price rises by this share every 4,096 moves.
     static let raise = 0.05
+    /// Tries per move for a municipality with room.
+    static let probes = 1
     let problem: Problem
     var rng: SplitMix64
     private var pairOf: [Int]
@@ -147,7 +149,14 @@ struct Anneal {
             let kind = rng.below(4)
             if kind < 2 {
                 // Move c (or take it out).
-                let q = rng.below(hi - lo + 1)
+                // Up to `probes` tries for a municipality with room, so that moves are not mostly
+                // wasted where municipalities are many and small.
+                var q = rng.below(hi - lo + 1)
+                var probe = 1
+                while q < hi - lo && probe < Anneal.probes && penaltyDelta(tc, Int(problem.pairMuni[lo + q]), 1) > 0 {
+                    q = rng.below(hi - lo + 1)
+                    probe += 1
+                }
                 let p = q == hi - lo ? -1 : lo + q
                 if p == pc || (p >= 0 && banned[c]) { continue }
                 var delta = Double((p >= 0 ? problem.pairScore[p] : 0) - (pc >= 0 ? problem.pairScore[pc] : 0))

@@ -6,10 +6,11 @@
 /// and it is exact where municipalities hold one household each (national batches of small
 /// quotas).
 struct Matching {
+    /// Chance that a step releases every household of a municipality (one merged slot).
+    static let merge = 0.3
     let problem: Problem
     var rng: SplitMix64
     private var pool: [Int32] = []
-    private var released: [Int32] = []
     private var cost: [Int] = []
     private var rows: [Int] = []
     private var inRow: [Bool] = []
@@ -23,23 +24,24 @@ struct Matching {
     /// One step; returns the gain (≥ 0). The slots are at most `maxRows` municipalities, grown
     /// breadth-first from where the unplaced households could go (then where the households
     /// released there could go, and so on), so that a step stays small and to the point.
-    mutating func step(_ state: inout State, maxRows: Int, maxPool: Int) -> Int {
-        let M = problem.muniCount, K = problem.dimCount
+    mutating func step(_ state: inout State, maxRows: Int, maxPool: Int, mergeChance: Double = 0, frontier given: [Int32]? = nil) -> Int {
+        let M = problem.muniCount
         guard M > 0 else { return 0 }
         let before = state.objective
         if inRow.count != M {
             inRow = [Bool](repeating: false, count: M)
-            released = [Int32](repeating: -1, count: M)
             rowIndex = [Int](repeating: -1, count: M)
         }
         rows.removeAll(keepingCapacity: true)
         pool.removeAll(keepingCapacity: true)
         // Unplaced households that could go somewhere, in random order, up to the pool limit.
-        var frontier: [Int32] = state.unplaced.filter { problem.pairStart[Int($0) + 1] > problem.pairStart[Int($0)] }
+        var frontier: [Int32] = given ?? state.unplaced.filter { problem.pairStart[Int($0) + 1] > problem.pairStart[Int($0)] }
         for i in stride(from: frontier.count - 1, to: 0, by: -1) { frontier.swapAt(i, rng.below(i + 1)) }
         if frontier.count > maxPool / 2 { frontier.removeLast(frontier.count - maxPool / 2) }
         pool += frontier
-        // Grow the rows: municipalities the frontier may go to, releasing one household in each.
+        // Grow the rows: municipalities the frontier may go to, releasing one household in each
+        // (sometimes all of them, so that a large household can take the place of several).
+        let mark = state.mark()
         var head = 0
         var queue = frontier
         while head < queue.count && rows.count < maxRows {
@@ -54,18 +56,26 @@ struct Matching {
                 rows.append(m)
                 let list = state.members[m]
                 if !list.isEmpty {
-                    let c = list[rng.below(list.count)]
-                    released[m] = c
-                    pool.append(c)
-                    queue.append(c)
+                    let all = list.count > 1 && rng.chance(mergeChance)
+                    let chosen = all ? list : [list[rng.below(list.count)]]
+                    for c in chosen {
+                        state.set(Int(c), pair: -1)
+                        pool.append(c)
+                        queue.append(c)
+                    }
                 }
                 if rows.count >= maxRows { break }
             }
         }
-        defer { for m in rows { inRow[m] = false; released[m] = -1 } }
+        defer { for m in rows { inRow[m] = false } }
         let n = pool.count, R = rows.count
-        if n == 0 || R == 0 { return 0 }
-        // Rows: slots; columns: pool households, then R "leave empty" columns.
+        if n == 0 || R == 0 {
+            state.rollback(to: mark)
+            state.commit(to: mark)
+            return 0
+        }
+        // Rows: slots (what each municipality has free now); columns: pool households, then R
+        // "leave empty" columns.
         let cols = n + R
         let forbidden = Int.max / 4
         cost = [Int](repeating: forbidden, count: R * cols)
@@ -74,23 +84,12 @@ struct Matching {
         for (j, h32) in pool.enumerated() {
             let h = Int(h32)
             let t = Int(problem.caseType[h])
-            let lo = Int(problem.typeDimStart[t]), hi = Int(problem.typeDimStart[t + 1])
             for p in problem.pairStart[h]..<problem.pairStart[h + 1] {
                 let m = Int(problem.pairMuni[p])
-                guard inRow[m] else { continue }
-                let r = rowIndex[m]
-                let rt = released[m] >= 0 ? Int(problem.caseType[Int(released[m])]) : -1
-                var fits = true
-                for i in lo..<hi {
-                    let d = Int(problem.typeDims[i])
-                    let free = state.remaining[m * K + d] + (rt >= 0 ? problem.typeDemand[rt * K + d] : 0)
-                    if problem.typeAmounts[i] > free { fits = false; break }
-                }
-                if fits { cost[r * cols + j] = -problem.pairScore[p] }
+                if inRow[m] && state.fits(type: t, in: m) { cost[rowIndex[m] * cols + j] = -problem.pairScore[p] }
             }
         }
         let match = Matching.hungarian(rows: R, cols: cols, cost: cost, forbidden: forbidden)
-        for m in rows where released[m] >= 0 { state.set(Int(released[m]), pair: -1) }
         for (r, m) in rows.enumerated() {
             let j = match[r]
             if j >= 0 && j < n {
@@ -98,6 +97,10 @@ struct Matching {
                 state.set(h, pair: problem.pair(h, Int32(m)))
             }
         }
+        if state.objective < before {
+            state.rollback(to: mark)
+        }
+        state.commit(to: mark)
         return state.objective - before
     }
 

@@ -105,11 +105,11 @@ public struct Solver: Sendable {
         // Annealing, restarted from the best placement with a fresh seed while the budget lasts.
         if bestObjective < bound && !outOfTime() {
             let total = Int(effort * Double(min(20_000_000, max(5_000_000, 1500 * caseCount))))
-            let rounds = max(1, min(6, total / max(1, 400 * caseCount)))
+            let rounds = max(1, min(5, total / max(1, 400 * caseCount)))
             let seedBase: UInt64 = 0xA11EA1
             var matching = Matching(problem: problem, seed: seedBase &+ 0x3A7C)
-            let rowsPerStep = min(problem.muniCount, 48)
-            let matchSteps = Int(effort * Double(problem.muniCount >= 8 ? 40 : 4))
+            let rowsPerStep = min(problem.muniCount, 120)
+            let matchSteps = Int(effort * Double(problem.muniCount >= 8 ? 8 : 4))
             for round in 0..<rounds where bestObjective < bound && !outOfTime() {
                 var banned: [Bool] = []
                 if round % 3 == 0 && dual.placedSteps > 0 {
@@ -123,7 +123,7 @@ public struct Solver: Sendable {
                 state.restore(anneal.best)
                 local.run(&state, budget: 10 * pairCount)
                 var gained = 0
-                for _ in 0..<matchSteps where !outOfTime() { gained += matching.step(&state, maxRows: rowsPerStep, maxPool: 2 * rowsPerStep + 64) }
+                for _ in 0..<matchSteps where !outOfTime() { gained += matching.step(&state, maxRows: rowsPerStep, maxPool: 2 * rowsPerStep + 64, mergeChance: Matching.merge) }
                 if gained > 0 { local.run(&state, budget: 10 * pairCount) }
                 consider(state)
                 state.restore(best)
