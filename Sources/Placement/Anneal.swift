@@ -9,8 +9,6 @@ struct Anneal {
     static let baseWeight = 0.1
     /// Where overflow persists, its price rises by this share every 4,096 moves.
     static let raise = 0.05
-    /// Tries per move for a municipality with room.
-    static let probes = 1
     let problem: Problem
     var rng: SplitMix64
     private var pairOf: [Int]
@@ -149,20 +147,13 @@ struct Anneal {
             let kind = rng.below(4)
             if kind < 2 {
                 // Move c (or take it out).
-                // Up to `probes` tries for a municipality with room, so that moves are not mostly
-                // wasted where municipalities are many and small.
-                var q = rng.below(hi - lo + 1)
-                var probe = 1
-                while q < hi - lo && probe < Anneal.probes && penaltyDelta(tc, Int(problem.pairMuni[lo + q]), 1) > 0 {
-                    q = rng.below(hi - lo + 1)
-                    probe += 1
-                }
+                let q = rng.below(hi - lo + 1)
                 let p = q == hi - lo ? -1 : lo + q
                 if p == pc || (p >= 0 && banned[c]) { continue }
                 var delta = Double((p >= 0 ? problem.pairScore[p] : 0) - (pc >= 0 ? problem.pairScore[pc] : 0))
                 if pc >= 0 { delta -= penaltyDelta(tc, Int(problem.pairMuni[pc]), -1) }
                 if p >= 0 { delta -= penaltyDelta(tc, Int(problem.pairMuni[p]), 1) }
-                if delta >= 0 || rng.unit() < exp_(delta / temperature) {
+                if delta >= 0 || (delta > -20 * temperature && rng.unit() < exp_(delta / temperature)) {
                     setPair(c, p)
                 }
             } else {
@@ -190,7 +181,7 @@ struct Anneal {
                                    - problem.pairScore[pe] - (pc >= 0 ? problem.pairScore[pc] : 0))
                 delta -= penaltyDelta(out: te, in: tc, Int(me))
                 if pc >= 0 { delta -= penaltyDelta(out: tc, in: te, Int(problem.pairMuni[pc])) }
-                if delta >= 0 || rng.unit() < exp_(delta / temperature) {
+                if delta >= 0 || (delta > -20 * temperature && rng.unit() < exp_(delta / temperature)) {
                     setPair(e, -1)
                     setPair(c, pcNew)
                     if peNew >= 0 { setPair(e, peNew) }

@@ -113,31 +113,48 @@ struct Matching {
         var way = [Int](repeating: 0, count: m + 1)
         var minv = [Int](repeating: 0, count: m + 1)
         var used = [Bool](repeating: false, count: m + 1)
-        for i in 1...max(1, n) where n > 0 {
-            p[0] = i
-            var j0 = 0
-            for j in 0...m { minv[j] = Int.max; used[j] = false }
-            repeat {
-                used[j0] = true
-                let i0 = p[j0]
-                var delta = Int.max, j1 = 0
-                let row = (i0 - 1) * m
-                for j in 1...m where !used[j] {
-                    let c = cost[row + j - 1]
-                    let cur = c >= forbidden ? forbidden - u[i0] - v[j] : c - u[i0] - v[j]
-                    if cur < minv[j] { minv[j] = cur; way[j] = j0 }
-                    if minv[j] < delta { delta = minv[j]; j1 = j }
+        if n > 0 && m > 0 {
+            cost.withUnsafeBufferPointer { cost in
+                u.withUnsafeMutableBufferPointer { u in
+                    v.withUnsafeMutableBufferPointer { v in
+                        p.withUnsafeMutableBufferPointer { p in
+                            way.withUnsafeMutableBufferPointer { way in
+                                minv.withUnsafeMutableBufferPointer { minv in
+                                    used.withUnsafeMutableBufferPointer { used in
+                                        for i in 1...n {
+                                            p[0] = i
+                                            var j0 = 0
+                                            for j in 0...m { minv[j] = Int.max; used[j] = false }
+                                            repeat {
+                                                used[j0] = true
+                                                let i0 = p[j0]
+                                                var delta = Int.max, j1 = 0
+                                                let row = (i0 - 1) * m - 1
+                                                let ui0 = u[i0]
+                                                for j in 1...m where !used[j] {
+                                                    let c = cost[row + j]
+                                                    let cur = (c >= forbidden ? forbidden : c) - ui0 - v[j]
+                                                    if cur < minv[j] { minv[j] = cur; way[j] = j0 }
+                                                    if minv[j] < delta { delta = minv[j]; j1 = j }
+                                                }
+                                                for j in 0...m {
+                                                    if used[j] { u[p[j]] += delta; v[j] -= delta } else { minv[j] -= delta }
+                                                }
+                                                j0 = j1
+                                            } while p[j0] != 0
+                                            repeat {
+                                                let j1 = way[j0]
+                                                p[j0] = p[j1]
+                                                j0 = j1
+                                            } while j0 != 0
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
                 }
-                for j in 0...m {
-                    if used[j] { u[p[j]] += delta; v[j] -= delta } else { minv[j] -= delta }
-                }
-                j0 = j1
-            } while p[j0] != 0
-            repeat {
-                let j1 = way[j0]
-                p[j0] = p[j1]
-                j0 = j1
-            } while j0 != 0
+            }
         }
         var result = [Int](repeating: -1, count: n)
         for j in 1...max(1, m) where m > 0 && p[j] != 0 {

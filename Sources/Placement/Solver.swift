@@ -104,7 +104,7 @@ public struct Solver: Sendable {
 
         // Annealing, restarted from the best placement with a fresh seed while the budget lasts.
         if bestObjective < bound && !outOfTime() {
-            let total = Int(effort * Double(min(20_000_000, max(5_000_000, 1500 * caseCount))))
+            let total = Int(effort * Double(min(20_000_000, max(6_000_000, 1500 * caseCount))))
             let rounds = max(1, min(5, total / max(1, 400 * caseCount)))
             let seedBase: UInt64 = 0xA11EA1
             var matching = Matching(problem: problem, seed: seedBase &+ 0x3A7C)
