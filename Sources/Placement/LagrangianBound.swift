@@ -10,9 +10,13 @@
 /// rule (excluded, or a demand above the municipality's whole capacity) were removed from the
 /// problem, so they never weaken the bound.
 ///
-/// Minimisation is by projected subgradient with Polyak steps toward the best known feasible
-/// objective and a deflected (Camerini–Fratta–Maffioli) direction. Everything is a pure function
-/// of the problem, the iteration count and the targets handed in, so it is deterministic.
+/// Minimisation, in the solver's order: ``uniformShift(dimension:scratch:)`` (one exact
+/// market-clearing price per dimension), ``DualCoordinate`` (exact per municipality and
+/// dimension), then ``step(value:target:patience:)``: projected subgradient steps with Polyak
+/// step sizes toward the best known feasible objective, a deflected (Camerini–Fratta–Maffioli)
+/// direction, a 1/(capacity+1) preconditioner, and ε-subgradients that split near-tied choices
+/// (exact ties are everywhere here: equal scores across municipalities). Everything is a pure
+/// function of the problem and the iteration count, so it is deterministic.
 struct Lagrangian {
     let problem: Problem
     /// λ[m * K + d]
@@ -221,60 +225,6 @@ struct Lagrangian {
             for m in 0..<M { lambda[m * K + d] += shift }
         }
         return shift
-    }
-
-    // Volume algorithm (Barahona & Anbil 2000): steps from the best point along an average of
-    // past subgradients, which is also an approximate primal (fractional) solution.
-    var averageUsage: [Double] = []
-    var alphaMax = 0.1
-    private var reds = 0
-    private var lastImproved = false
-    private var previousBest = Double.infinity
-
-    mutating func volumeStep(value: Double, target: Double) -> Bool {
-        let n = lambda.count
-        if averageUsage.isEmpty {
-            averageUsage = usage
-        } else {
-            var num = 0.0, den = 0.0
-            for i in 0..<n where binding[i] {
-                let gbar = Double(problem.capacity[i]) - averageUsage[i]
-                let gt = Double(problem.capacity[i]) - usage[i]
-                num += gbar * (gbar - gt)
-                den += (gbar - gt) * (gbar - gt)
-            }
-            var alpha = den > 0 ? num / den : alphaMax
-            alpha = min(alphaMax, max(alphaMax / 10, alpha))
-            for i in 0..<n where binding[i] {
-                averageUsage[i] = alpha * usage[i] + (1 - alpha) * averageUsage[i]
-            }
-        }
-        if bestValue < previousBest {
-            previousBest = bestValue
-            reds = 0
-            theta = min(2, theta * 1.1)
-        } else {
-            reds += 1
-            if reds >= 20 {
-                theta *= 0.66
-                reds = 0
-                if theta < 1e-4 { return false }
-            }
-        }
-        var norm = 0.0
-        for i in 0..<n where binding[i] {
-            var g = Double(problem.capacity[i]) - averageUsage[i]
-            if bestLambda[i] <= 0 && g > 0 { g = 0 }
-            direction[i] = g
-            norm += g * g
-        }
-        if norm < 1e-18 { return false }
-        let gap = max(bestValue - target, 1e-9 * max(1, abs(bestValue)))
-        let size = theta * gap / norm
-        for i in 0..<n where binding[i] {
-            lambda[i] = max(0, bestLambda[i] - size * direction[i])
-        }
-        return true
     }
 
     /// The best bound as an integer that is certainly ≥ the optimum: the objective is an integer,
