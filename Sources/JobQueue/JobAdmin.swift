@@ -1,0 +1,126 @@
+import Foundation
+import Postgres
+
+/// What operators do to the queue (`reception jobs ...`): look, retry, cancel, prune.
+public struct JobAdmin: Sendable {
+    public let connection: Connection
+
+    public init(_ connection: Connection) {
+        self.connection = connection
+    }
+
+    /// The newest jobs first, filtered by state, kind and queue when given.
+    public func list(state: JobState? = nil, kind: String? = nil, queue: String? = nil, limit: Int = 50) async throws -> [JobRecord] {
+        try await connection.query("""
+            SELECT id, queue, kind, args::text AS args, priority, run_at, state, attempt, max_attempts,
+                   errors::text AS errors, lease_owner, lease_expires_at, unique_key, created_at, attempted_at, finished_at
+            FROM jobs
+            WHERE (\(state)::text IS NULL OR state = \(state)::text)
+              AND (\(kind)::text IS NULL OR kind = \(kind)::text)
+              AND (\(queue)::text IS NULL OR queue = \(queue)::text)
+            ORDER BY id DESC
+            LIMIT \(limit)
+            """).map(JobRecord.init(row:))
+    }
+
+    /// One job with its error history, or nil.
+    public func job(_ id: Int64) async throws -> JobRecord? {
+        try await connection.query("""
+            SELECT id, queue, kind, args::text AS args, priority, run_at, state, attempt, max_attempts,
+                   errors::text AS errors, lease_owner, lease_expires_at, unique_key, created_at, attempted_at, finished_at
+            FROM jobs WHERE id = \(id)
+            """).first.map(JobRecord.init(row:))
+    }
+
+    /// Makes a job ready to run now. A discarded job gets one more attempt; its history stays.
+    /// Returns nil when there is no such job; throws `notAllowed` for a running job.
+    public func retry(_ id: Int64) async throws -> JobRecord? {
+        try await connection.withTransaction { transaction in
+            guard let job = try await JobAdmin(transaction).lockedJob(id) else { return nil }
+            guard job.state != .running else { throw JobQueueError.notAllowed(jobID: id, state: job.state, action: "retry") }
+            try await transaction.execute("""
+                UPDATE jobs SET state = 'available', run_at = now(), finished_at = NULL, lease_expires_at = NULL,
+                    max_attempts = greatest(max_attempts, attempt + 1)
+                WHERE id = \(id)
+                """)
+            try await transaction.execute(JobStatements.notify)
+            return try await JobAdmin(transaction).job(id)
+        }
+    }
+
+    /// Cancels a job that has not finished. A running job's worker cannot complete it any more
+    /// (its writes would roll back); its handler runs on to its end.
+    /// Returns nil when there is no such job; throws `notAllowed` for a finished job.
+    public func cancel(_ id: Int64) async throws -> JobRecord? {
+        try await connection.withTransaction { transaction in
+            guard let job = try await JobAdmin(transaction).lockedJob(id) else { return nil }
+            guard !job.state.isFinished else { throw JobQueueError.notAllowed(jobID: id, state: job.state, action: "cancel") }
+            try await transaction.execute("""
+                UPDATE jobs SET state = 'cancelled', finished_at = now(), lease_expires_at = NULL WHERE id = \(id)
+                """)
+            return try await JobAdmin(transaction).job(id)
+        }
+    }
+
+    private func lockedJob(_ id: Int64) async throws -> JobRecord? {
+        try await connection.query("""
+            SELECT id, queue, kind, args::text AS args, priority, run_at, state, attempt, max_attempts,
+                   errors::text AS errors, lease_owner, lease_expires_at, unique_key, created_at, attempted_at, finished_at
+            FROM jobs WHERE id = \(id) FOR UPDATE
+            """).first.map(JobRecord.init(row:))
+    }
+
+    /// Counts per queue and state, and how long the oldest ready job has waited.
+    public func stats() async throws -> [QueueStats] {
+        let rows = try await connection.query("""
+            SELECT queue, state, count(*) AS jobs,
+                   count(*) FILTER (WHERE state = 'available' AND run_at > now()) AS scheduled,
+                   extract(epoch FROM now() - min(run_at) FILTER (
+                       WHERE state IN ('available', 'retryable') AND run_at <= now()))::float8 AS oldest_ready_seconds
+            FROM jobs GROUP BY queue, state ORDER BY queue, state
+            """)
+        var byQueue: [String: QueueStats] = [:]
+        for row in rows {
+            let queue = try row.decode("queue", as: String.self)
+            var stats = byQueue[queue] ?? QueueStats(queue: queue)
+            let state = try row.decode("state", as: JobState.self)
+            stats.counts[state.rawValue] = try row.decode("jobs", as: Int.self)
+            stats.scheduled += try row.decode("scheduled", as: Int.self)
+            if let seconds = try row.decode("oldest_ready_seconds", as: Double?.self) {
+                stats.oldestReadySeconds = max(stats.oldestReadySeconds ?? 0, seconds)
+            }
+            byQueue[queue] = stats
+        }
+        return byQueue.values.sorted { $0.queue < $1.queue }
+    }
+
+    /// Deletes finished jobs (succeeded, discarded, cancelled) that finished longer than `age`
+    /// ago, in batches; returns how many.
+    public func prune(olderThan age: Duration) async throws -> Int {
+        var total = 0
+        while true {
+            let deleted = try await connection.execute(JobStatements.prune(olderThan: age, limit: 10_000))
+            total += deleted
+            if deleted < 10_000 { return total }
+        }
+    }
+}
+
+/// One queue's numbers.
+public struct QueueStats: Sendable, Codable, Equatable {
+    public var queue: String
+    /// Jobs per state; every state is present.
+    public var counts: [String: Int]
+    /// Of the available jobs, those whose run_at is still ahead.
+    public var scheduled: Int
+    /// How long the oldest job that is ready to run has waited past its run_at; nil when none.
+    public var oldestReadySeconds: Double?
+
+    init(queue: String) {
+        self.queue = queue
+        self.counts = Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0.rawValue, 0) })
+        self.scheduled = 0
+    }
+
+    public func count(_ state: JobState) -> Int { counts[state.rawValue] ?? 0 }
+}

@@ -1,0 +1,15 @@
+/// How an attempt ended, to be written by the completion batcher.
+enum JobOutcome: Sendable {
+    /// Succeeded (batched with others in one statement).
+    case succeeded
+    /// Failed: retryable after `retryDelay`, or discarded if it was the last attempt.
+    case failed(message: String, retryDelay: Duration)
+    /// Ended by its handler (`JobControl.cancel` / `.discard`).
+    case finished(JobState, message: String)
+    /// Run again after the delay, the attempt not counted.
+    case snoozed(Duration)
+    /// Back to the queue at once, the attempt not counted (shutdown, lost database).
+    case handedBack
+    /// Nothing to write: the handler completed the job itself, or the job is no longer ours.
+    case none
+}

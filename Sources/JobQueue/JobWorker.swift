@@ -1,0 +1,281 @@
+import Logging
+import Postgres
+import ServiceLifecycle
+import Synchronization
+
+/// Drains the job queue: a `Service` that claims jobs in batches (as many as it has free
+/// slots, with `FOR UPDATE SKIP LOCKED`), runs them concurrently with their registered
+/// handlers, and records how each ended.
+///
+/// - Wakes on LISTEN/NOTIFY when jobs are enqueued, and polls only as a fallback.
+/// - Extends the leases of the jobs it runs, and rescues jobs whose worker died.
+/// - Survives database restarts: every connection reconnects with backoff, and nothing is
+///   lost meanwhile (see `ReconnectingConnection`).
+/// - On graceful shutdown (SIGTERM in a `ServiceGroup`) it stops claiming, lets running jobs
+///   finish within the grace period, then cancels the rest and hands them back to the queue.
+/// - In drain mode it returns once nothing is ready to run.
+///
+/// Several workers, in one process or many, on one host or many, can share a database.
+public struct JobWorker: Service {
+    public let configuration: JobWorkerConfiguration
+    private let registry: JobRegistry
+    private let logger: Logger
+
+    public init(configuration: JobWorkerConfiguration, registry: JobRegistry, logger: Logger) {
+        self.configuration = configuration
+        self.registry = registry
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let runtime = WorkerRuntime(configuration: try configuration.validated(), registry: registry, logger: logger)
+        try await runtime.run()
+    }
+}
+
+/// One run of a worker: its connections, its slots, its loops.
+final class WorkerRuntime: Sendable {
+    let configuration: JobWorkerConfiguration
+    let registry: JobRegistry
+    let logger: Logger
+    let owner: String
+
+    /// The claim loop's wake-up: jobs enqueued, slots freed, outcomes written, shutdown.
+    let wake = Wakeup()
+    let slots: WorkerSlots
+    let claimDatabase: ReconnectingConnection
+    let completionDatabase: ReconnectingConnection
+    let listenDatabase: ReconnectingConnection
+    let leaseDatabase: ReconnectingConnection
+    let completions: CompletionBatcher
+    /// Connections for handlers (transactional completion), opened on demand.
+    let handlerPool: ConnectionPool
+    private let stopping = Atomic<Bool>(false)
+
+    init(configuration: JobWorkerConfiguration, registry: JobRegistry, logger baseLogger: Logger) {
+        var logger = baseLogger
+        logger[metadataKey: "worker.id"] = "\(configuration.workerID)"
+        self.configuration = configuration
+        self.registry = registry
+        self.logger = logger
+        self.owner = configuration.workerID
+        slots = WorkerSlots(concurrency: configuration.concurrency, wake: wake)
+        let (conninfo, name) = (configuration.conninfo, configuration.applicationName)
+        claimDatabase = ReconnectingConnection(conninfo: conninfo, applicationName: name, role: "claim", logger: logger)
+        completionDatabase = ReconnectingConnection(conninfo: conninfo, applicationName: name, role: "complete", logger: logger)
+        leaseDatabase = ReconnectingConnection(conninfo: conninfo, applicationName: name, role: "lease", logger: logger)
+        listenDatabase = NotificationListener.connection(conninfo: conninfo, applicationName: name, logger: logger, wake: wake)
+        completions = CompletionBatcher(database: completionDatabase, owner: configuration.workerID, logger: logger, written: wake)
+        handlerPool = ConnectionPool(conninfo: conninfo, maximumConnections: configuration.handlerConnections,
+                                     applicationName: name, logger: logger)
+    }
+
+    var isStopping: Bool { stopping.load(ordering: .acquiring) }
+
+    func stop() {
+        stopping.store(true, ordering: .releasing)
+        wake.signal()
+    }
+
+    func run() async throws {
+        let present = try await claimDatabase.run { connection in
+            try await connection.query("SELECT to_regclass('jobs') IS NOT NULL AS present")[0].decode("present", as: Bool.self)
+        }
+        guard present else { throw JobQueueError.notMigrated }
+        logger.info("worker started", metadata: [
+            "worker.queues": "\(configuration.queues.joined(separator: ","))",
+            "worker.concurrency": "\(configuration.concurrency)",
+            "worker.kinds": "\(registry.kinds.joined(separator: ","))",
+            "worker.drain": "\(configuration.drain)",
+        ])
+        await withTaskCancellationOrGracefulShutdownHandler {
+            await withDiscardingTaskGroup { background in
+                background.addTask { await NotificationListener(database: self.listenDatabase, wake: self.wake).run() }
+                background.addTask {
+                    await LeaseKeeper(database: self.leaseDatabase, owner: self.owner,
+                                      configuration: self.configuration, logger: self.logger).run()
+                }
+                background.addTask { await self.completions.run() }
+                await self.process()
+                background.cancelAll()
+            }
+        } onCancelOrGracefulShutdown: {
+            self.stop()
+        }
+        handlerPool.close()
+        for database in [claimDatabase, completionDatabase, listenDatabase, leaseDatabase] { database.close() }
+        logger.info("worker stopped")
+    }
+
+    /// Claims and runs jobs until told to stop (or, draining, until nothing is ready), then
+    /// winds down: running jobs get the grace period, outcomes are written, and whatever is
+    /// still running under this worker's name goes back to the queue.
+    private func process() async {
+        await withDiscardingTaskGroup { jobs in
+            await claimLoop(&jobs)
+            let running = slots.runningCount
+            if running > 0 {
+                logger.info("waiting for running jobs to finish", metadata: [
+                    "jobs.count": "\(running)", "worker.grace_period": "\(DurationText.format(configuration.gracePeriod))",
+                ])
+                if await !slots.waitUntilIdle(timeout: configuration.gracePeriod) {
+                    logger.warning("grace period over: cancelling unfinished jobs and handing them back to the queue", metadata: [
+                        "jobs.count": "\(slots.runningCount)",
+                    ])
+                    jobs.cancelAll()
+                }
+            }
+        }
+        if await !completions.waitUntilWritten(timeout: max(configuration.gracePeriod, .seconds(10))) {
+            logger.warning("could not record the outcome of every job before stopping; they will be rescued when their leases expire", metadata: [
+                "jobs.count": "\(completions.backlog)",
+            ])
+        }
+        let owner = owner
+        let database = claimDatabase
+        let handedBack = await withTimeout(.seconds(10)) { () -> Int? in
+            try? await database.run { connection in
+                let count = try await connection.execute(JobStatements.handBackAll(owner: owner, keeping: []))
+                if count > 0 { try await connection.execute(JobStatements.notify) }
+                return count
+            }
+        }
+        if let count = handedBack ?? nil, count > 0 {
+            logger.info("handed unfinished jobs back to the queue", metadata: ["jobs.count": "\(count)"])
+        }
+    }
+
+    /// Keeps the slots full: claims as many jobs as there are free slots, in one statement,
+    /// and starts each in a child task.
+    private func claimLoop(_ jobs: inout DiscardingTaskGroup) async {
+        let backlogLimit = max(1000, 4 * configuration.concurrency)
+        var generation = 0
+        var drainedOnce = false
+        while !isStopping && !Task.isCancelled {
+            let free = slots.free
+            if completions.backlog >= backlogLimit || (free < slots.claimThreshold && free < slots.concurrency) {
+                await wake.wait(timeout: configuration.pollInterval)
+                continue
+            }
+            let claimed: [ClaimedJob]
+            do {
+                let (owner, lease, queues) = (owner, configuration.leaseDuration, configuration.queues)
+                claimed = try await claimDatabase.run { connection in
+                    try await connection.query(JobStatements.claim(owner: owner, lease: lease, queues: queues, limit: free))
+                        .map(ClaimedJob.init(row:))
+                }
+            } catch {
+                if isStopping || Task.isCancelled { break }
+                logger.error("claiming jobs failed; trying again", metadata: ["error": "\(error)"])
+                await wake.wait(timeout: configuration.pollInterval)
+                continue
+            }
+            let current = claimDatabase.generation
+            if current != generation {
+                // A new connection: if the old one died during a claim, that claim may have
+                // committed without our hearing of it. Hand such jobs back.
+                if generation > 0 { await handBackLostClaims(keeping: claimed.map(\.id)) }
+                generation = current
+            }
+            for job in claimed.sorted(by: ClaimedJob.claimOrder) {
+                slots.start(job.id)
+                jobs.addTask { await self.execute(job) }
+            }
+            if claimed.count < free {
+                // Nothing more is ready now.
+                if configuration.drain && claimed.isEmpty && slots.runningCount == 0 {
+                    // Every claimed job has finished; once their outcomes are written, look
+                    // once more (a retry or hand-back may have become ready), then stop.
+                    _ = await completions.waitUntilWritten(timeout: .seconds(3600))
+                    if drainedOnce {
+                        logger.info("drained: no job is ready to run")
+                        break
+                    }
+                    drainedOnce = true
+                    continue
+                }
+                drainedOnce = false
+                await wake.wait(timeout: configuration.pollInterval)
+            } else {
+                drainedOnce = false
+            }
+        }
+    }
+
+    private func handBackLostClaims(keeping: [Int64]) async {
+        // Read the slots before the batcher: a job moves from the first to the second.
+        let keep = keeping + slots.runningIDs + completions.pendingIDs
+        let owner = owner
+        do {
+            let count = try await claimDatabase.run { connection in
+                let count = try await connection.execute(JobStatements.handBackAll(owner: owner, keeping: keep))
+                if count > 0 { try await connection.execute(JobStatements.notify) }
+                return count
+            }
+            if count > 0 {
+                logger.info("handed back jobs of a claim interrupted by the lost connection", metadata: ["jobs.count": "\(count)"])
+            }
+        } catch {
+            logger.warning("could not hand back jobs of an interrupted claim; they will be rescued when their leases expire", metadata: [
+                "error": "\(error)",
+            ])
+        }
+    }
+
+    // MARK: Running one job
+
+    private func execute(_ job: ClaimedJob) async {
+        var logger = logger
+        logger[metadataKey: "job.id"] = "\(job.id)"
+        logger[metadataKey: "job.kind"] = "\(job.kind)"
+        logger[metadataKey: "job.queue"] = "\(job.queue)"
+        logger[metadataKey: "job.attempt"] = "\(job.attempt)"
+        let mark = CompletionMark()
+        let outcome: JobOutcome
+        if let handler = registry.handler(for: job.kind) {
+            logger.debug("job started")
+            do {
+                try await handler.run(job, JobContext(job: job, logger: logger, pool: handlerPool, owner: owner, completion: mark))
+                logger.debug("job succeeded")
+                outcome = mark.isMarked ? .none : .succeeded
+            } catch {
+                outcome = self.outcome(of: error, job: job, policy: handler.retryPolicy ?? configuration.retryPolicy, logger: logger)
+            }
+        } else {
+            let message = JobQueueError.unknownKind(job.kind).description
+            outcome = .failed(message: message, retryDelay: configuration.retryPolicy.delay(afterAttempt: job.attempt))
+        }
+        // The outcome first, then the slot: whoever sees the slot free finds the outcome queued.
+        completions.add(job, outcome)
+        slots.finish(job.id)
+    }
+
+    private func outcome(of error: any Error, job: ClaimedJob, policy: RetryPolicy, logger: Logger) -> JobOutcome {
+        switch error {
+        case let control as JobControl:
+            switch control {
+            case .cancel: return .finished(.cancelled, message: Self.message(control))
+            case .discard: return .finished(.discarded, message: Self.message(control))
+            case .snooze(let delay): return .snoozed(delay)
+            }
+        case JobQueueError.leaseLost:
+            logger.warning("job was no longer held by this worker (cancelled, or rescued after its lease expired); its writes were not committed")
+            return .none
+        case let error as PostgresError where error.isConnectionProblem:
+            logger.warning("lost the database while running a job; handing it back to the queue", metadata: ["error": "\(error)"])
+            return .handedBack
+        default:
+            if Task.isCancelled {
+                logger.info("job cancelled at shutdown; handing it back to the queue")
+                return .handedBack
+            }
+            return .failed(message: Self.message(error), retryDelay: policy.delay(afterAttempt: job.attempt))
+        }
+    }
+
+    /// An error's text for the job's history, bounded.
+    static func message(_ error: any Error) -> String {
+        let text = String(describing: error)
+        return text.count > 2000 ? String(text.prefix(2000)) + "…" : text
+    }
+}

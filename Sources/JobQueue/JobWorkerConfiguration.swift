@@ -1,0 +1,58 @@
+import Foundation
+
+/// How a `JobWorker` runs. receptiond fills it from its command line.
+public struct JobWorkerConfiguration: Sendable {
+    /// A libpq connection string; nil means libpq's defaults.
+    public var conninfo: String?
+    /// The queues to take jobs from.
+    public var queues: [String] = [NewJob.defaultQueue]
+    /// How many jobs run at once; a claim fetches as many as there are free slots.
+    public var concurrency: Int = 10
+    /// Stop once no job is ready to run now and none is running here (for batch use and
+    /// benchmarks). Jobs scheduled later, or waiting for a retry, stay queued.
+    public var drain = false
+    /// After SIGTERM: how long running jobs may take to finish before they are cancelled and
+    /// handed back to the queue.
+    public var gracePeriod: Duration = .seconds(30)
+    /// How long a claim holds without a heartbeat. The worker extends it every third of this;
+    /// a job whose worker died runs again about this long after its last heartbeat.
+    public var leaseDuration: Duration = .seconds(30)
+    /// How often to look for ready jobs when no notification came (scheduled jobs, retries).
+    public var pollInterval: Duration = .seconds(1)
+    /// How often to look for jobs whose lease expired.
+    public var rescueInterval: Duration = .seconds(5)
+    /// Finished jobs older than this are deleted; nil keeps them.
+    public var retention: Duration? = .seconds(7 * 86_400)
+    /// How often to prune.
+    public var pruneInterval: Duration = .seconds(600)
+    /// Backoff between failed attempts, for handlers that set none.
+    public var retryPolicy: RetryPolicy = .default
+    /// Connections handlers may use at once (`JobContext.complete`, `withConnection`).
+    public var handlerConnections: Int = 10
+    /// Names this worker in leases and logs; unique per process.
+    public var workerID: String = JobWorkerConfiguration.makeWorkerID()
+    /// Shown in pg_stat_activity.
+    public var applicationName = "receptiond"
+
+    public init(conninfo: String? = nil) {
+        self.conninfo = conninfo
+    }
+
+    /// `host:pid:random`, so that a restarted process never inherits its predecessor's leases.
+    public static func makeWorkerID() -> String {
+        let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "host"
+        let random = String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        return "\(host):\(getpid()):\(random)"
+    }
+
+    func validated() throws -> JobWorkerConfiguration {
+        guard concurrency >= 1 else { throw JobQueueError.invalidJob("concurrency is at least 1") }
+        guard !queues.isEmpty else { throw JobQueueError.invalidJob("a worker needs at least one queue") }
+        guard leaseDuration >= .milliseconds(300) else { throw JobQueueError.invalidJob("a lease lasts at least 0.3 s") }
+        var configuration = self
+        configuration.queues = Array(Set(queues)).sorted()
+        configuration.rescueInterval = min(rescueInterval, leaseDuration / 3)
+        configuration.handlerConnections = max(1, min(handlerConnections, concurrency))
+        return configuration
+    }
+}

@@ -1,0 +1,105 @@
+import Logging
+import Postgres
+
+/// The worker's housekeeping, on a connection of its own:
+/// - heartbeat: extends the lease of every job this worker runs, every lease/3;
+/// - rescue: jobs whose lease expired (their worker died: SIGKILL, out of memory, a lost
+///   host) go back to retryable, or to discarded when that was their last attempt — any live
+///   worker does this for all;
+/// - retention: deletes finished jobs older than the retention period.
+///
+/// A job whose worker is alive is never rescued: its lease keeps being extended. A worker
+/// that cannot reach the database for longer than a lease loses its jobs to the others, and
+/// its own completions of them then change nothing (they check the lease).
+struct LeaseKeeper: Sendable {
+    let database: ReconnectingConnection
+    let owner: String
+    let configuration: JobWorkerConfiguration
+    let logger: Logger
+
+    func run() async {
+        let clock = ContinuousClock()
+        let heartbeatEvery = configuration.leaseDuration / 3
+        let rescueEvery = configuration.rescueInterval
+        var nextHeartbeat = clock.now + heartbeatEvery
+        var nextRescue = clock.now  // at start: pick up what crashed workers left behind
+        var nextPrune = clock.now + .seconds(5)
+        while !Task.isCancelled {
+            let now = clock.now
+            do {
+                if now >= nextHeartbeat {
+                    nextHeartbeat = now + heartbeatEvery
+                    try await heartbeat()
+                }
+                if now >= nextRescue {
+                    nextRescue = now + rescueEvery
+                    try await rescue()
+                }
+                if let retention = configuration.retention, now >= nextPrune {
+                    nextPrune = now + configuration.pruneInterval
+                    try await prune(olderThan: retention)
+                }
+            } catch is CancellationError {
+                return
+            } catch {
+                if Task.isCancelled { return }
+                logger.error("lease keeping failed; trying again", metadata: ["error": "\(error)"])
+            }
+            let next = min(nextHeartbeat, nextRescue, configuration.retention == nil ? nextHeartbeat : nextPrune)
+            let pause = max(next - clock.now, .milliseconds(10))
+            try? await Task.sleep(for: pause)
+        }
+    }
+
+    func heartbeat() async throws {
+        let (owner, lease) = (owner, configuration.leaseDuration)
+        let extended = try await database.run { connection in
+            try await connection.execute(JobStatements.heartbeat(owner: owner, lease: lease))
+        }
+        if extended > 0 { logger.trace("extended leases", metadata: ["jobs.count": "\(extended)"]) }
+    }
+
+    /// Rescues every job whose lease expired; returns how many.
+    @discardableResult
+    func rescue() async throws -> Int {
+        var total = 0
+        while true {
+            let policy = configuration.retryPolicy
+            let rows = try await database.run { connection in
+                try await connection.query(JobStatements.rescue(policy: policy, limit: 1000))
+            }
+            for row in rows {
+                let state = try row.decode("state", as: JobState.self)
+                let metadata: Logger.Metadata = [
+                    "job.id": "\(try row.decode("id", as: Int64.self))",
+                    "job.kind": "\(try row.decode("kind", as: String.self))",
+                    "job.queue": "\(try row.decode("queue", as: String.self))",
+                    "job.attempt": "\(try row.decode("attempt", as: Int.self))",
+                    "job.lost_worker": "\(try row.decode("lease_owner", as: String?.self) ?? "")",
+                ]
+                if state == .discarded {
+                    logger.error("job discarded: its worker was lost during its last attempt", metadata: metadata)
+                } else {
+                    logger.warning("rescued a job whose worker was lost (lease expired); it will run again", metadata: metadata)
+                }
+            }
+            total += rows.count
+            if rows.count < 1000 { return total }
+        }
+    }
+
+    /// Deletes finished jobs older than `age`, in batches; returns how many.
+    @discardableResult
+    func prune(olderThan age: Duration) async throws -> Int {
+        var total = 0
+        while !Task.isCancelled {
+            let deleted = try await database.run { connection in
+                try await connection.execute(JobStatements.prune(olderThan: age, limit: 10_000))
+            }
+            total += deleted
+            if deleted < 10_000 { break }
+        }
+        if total > 0 { logger.info("pruned finished jobs", metadata: ["jobs.count": "\(total)", "jobs.older_than": "\(DurationText.format(age))"]) }
+        return total
+    }
+}

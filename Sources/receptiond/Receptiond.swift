@@ -1,0 +1,136 @@
+import ArgumentParser
+import Foundation
+import JobQueue
+import Logging
+import ReceptionKit
+import ServiceLifecycle
+
+/// receptiond: the worker daemon that drains Reception's job queue.
+@main
+struct Receptiond: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "receptiond",
+        abstract: "Run Reception's jobs: drain the job queue in PostgreSQL.",
+        discussion: """
+            Claims jobs from the queues named with --queue, runs up to --concurrency of them at
+            once, and records how each ended. Run one daemon, or several on one host or many
+            against the same database: they share the work safely, and a job whose daemon dies
+            (SIGKILL, out of memory, a lost host) is rescued by another once its lease expires.
+
+            SIGTERM or SIGINT: stop claiming, let running jobs finish within --grace-period,
+            hand unfinished ones back to the queue, exit 0. A lost database connection is
+            re-opened with backoff, logged, and nothing is lost meanwhile.
+
+            Logs go to stderr, with job.id, job.kind, job.queue and job.attempt; never a job's
+            arguments. Exit codes: 0 done, 1 failed, 64 usage, 78 the database is not migrated.
+
+            Examples:
+              receptiond --database-url postgresql:///reception
+              receptiond --queue default --queue imports --concurrency 20
+              receptiond --drain          # run what is ready now, then exit
+            """
+    )
+
+    @Option(
+        name: .customLong("database-url"),
+        help: ArgumentHelp(
+            "A libpq connection string or URI.",
+            discussion: "Defaults to $RECEPTION_DATABASE_URL, then to libpq's own defaults (PGHOST, PGDATABASE, ...).",
+            valueName: "url"))
+    var databaseURL: String?
+
+    @Option(help: ArgumentHelp("How many jobs run at once.", valueName: "n"))
+    var concurrency = 10
+
+    @Option(name: .customLong("queue"), help: ArgumentHelp("A queue to take jobs from; repeat for several.", discussion: "Default: default.", valueName: "name"))
+    var queues: [String] = []
+
+    @Flag(help: "Run every job that is ready, then exit 0 (for batch use and benchmarks). Jobs scheduled later, or waiting for a retry, stay queued.")
+    var drain = false
+
+    @Option(name: .customLong("grace-period"), help: ArgumentHelp("After SIGTERM, how long running jobs may take to finish before they are handed back to the queue (500ms, 30s, 5m).", valueName: "duration"))
+    var gracePeriod = "30s"
+
+    @Option(help: ArgumentHelp("How long a job's claim holds without a heartbeat; a job whose daemon died runs again about this long after (extended every third of it).", valueName: "duration"))
+    var lease = "30s"
+
+    @Option(name: .customLong("poll-interval"), help: ArgumentHelp("How often to look for ready jobs when no notification came: scheduled jobs and retries.", valueName: "duration"))
+    var pollInterval = "1s"
+
+    @Option(help: ArgumentHelp("Delete finished jobs older than this; 'off' keeps them.", valueName: "duration"))
+    var retention = "7d"
+
+    @Option(name: .customLong("log-level"), help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
+    var logLevel = "info"
+
+    @Option(name: .customLong("log-format"), help: ArgumentHelp("text for people, json for log collectors (one object per line).", valueName: "format"))
+    var logFormat = "text"
+
+    /// Registers the kinds that Reception's test suite uses. Not for production.
+    @Flag(name: .customLong("testing-kinds"), help: .hidden)
+    var testingKinds = false
+
+    func validate() throws {
+        guard concurrency >= 1 && concurrency <= 10_000 else { throw ValidationError("--concurrency is between 1 and 10000") }
+        guard Logger.Level(rawValue: logLevel.lowercased()) != nil else {
+            throw ValidationError("--log-level is one of trace, debug, info, notice, warning, error, critical")
+        }
+        guard ["text", "json"].contains(logFormat) else { throw ValidationError("--log-format is text or json") }
+        for (name, value) in [("--grace-period", gracePeriod), ("--lease", lease), ("--poll-interval", pollInterval)] {
+            guard DurationText.parse(value) != nil else { throw ValidationError("\(name): not a duration (500ms, 30s, 5m, 2h, 7d)") }
+        }
+        guard let lease = DurationText.parse(lease), lease >= .seconds(1) else { throw ValidationError("--lease is at least 1s") }
+        guard retention == "off" || DurationText.parse(retention) != nil else {
+            throw ValidationError("--retention: a duration (7d, 12h) or 'off'")
+        }
+        for queue in queues where queue.isEmpty || queue.count > 100 {
+            throw ValidationError("--queue: a queue name is 1 to 100 characters")
+        }
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel.lowercased()) ?? .info
+        let json = logFormat == "json"
+        LoggingSystem.bootstrap { label in
+            var handler: any LogHandler = json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "receptiond")
+
+        var configuration = JobWorkerConfiguration(conninfo: DatabaseURL.resolve(databaseURL))
+        configuration.queues = queues.isEmpty ? [NewJob.defaultQueue] : queues
+        configuration.concurrency = concurrency
+        configuration.drain = drain
+        configuration.gracePeriod = DurationText.parse(gracePeriod)!
+        configuration.leaseDuration = DurationText.parse(lease)!
+        configuration.pollInterval = DurationText.parse(pollInterval)!
+        configuration.retention = retention == "off" ? nil : DurationText.parse(retention)
+
+        let worker = JobWorker(configuration: configuration, registry: registry(), logger: logger)
+        var group = ServiceGroupConfiguration(
+            services: [.init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "worker")],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger)
+        // A handler that ignores cancellation must not keep the daemon alive forever.
+        group.maximumGracefulShutdownDuration = configuration.gracePeriod + .seconds(30)
+        do {
+            try await ServiceGroup(configuration: group).run()
+        } catch let error as JobQueueError where error == .notMigrated {
+            logger.critical("\(error)")
+            throw ExitCode(78)
+        } catch {
+            logger.critical("stopped by an error", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
+    }
+
+    /// The job kinds this daemon runs.
+    func registry() -> JobRegistry {
+        var registry = JobRegistry()
+        registry.register(NoopJob())
+        registry.register(AllocationBatchJob())
+        if testingKinds { TestingJobs.register(in: &registry) }
+        return registry
+    }
+}

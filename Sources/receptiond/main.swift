@@ -1,1 +1,0 @@
-print("receptiond: not built yet")
