@@ -8,11 +8,11 @@ struct JobsCommand: AsyncParsableCommand {
         commandName: "jobs",
         abstract: "Inspect and manage the job queue that receptiond drains.",
         discussion: """
-            Reception's background work (allocation batches, imports, notices, reports) runs as
-            jobs in PostgreSQL. A job is available (waiting; scheduled when its run-at is
-            ahead), running (claimed by a receptiond), succeeded, retryable (failed, or its
-            daemon was lost; it runs again after a backoff), discarded (failed on its last
-            attempt: the dead letter) or cancelled. Higher priority runs first, then earlier
+            Reception's background work (allocation batches, imports, notices, reports) runs as \
+            jobs in PostgreSQL. A job is available (waiting; scheduled when its run-at is \
+            ahead), running (claimed by a receptiond), succeeded, retryable (failed, or its \
+            daemon was lost; it runs again after a backoff), discarded (failed on its last \
+            attempt: the dead letter) or cancelled. Higher priority runs first, then earlier \
             run-at, then lower id.
 
             Examples:
@@ -201,8 +201,9 @@ struct JobsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Cancel a job that has not finished.",
             discussion: """
-                An available or retryable job will not run. A running job's daemon can no longer
+                An available or retryable job will not run. A running job's daemon can no longer \
                 complete it: its writes roll back (the handler itself runs on to its end).
+
                 Example: reception jobs cancel 4711
                 """)
 
@@ -264,12 +265,13 @@ struct JobsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Add jobs to the queue (for smoke tests, benchmarks and manual runs).",
             discussion: """
-                With --count, the jobs go in with one COPY and one wake-up. A unique key makes a
+                With --count, the jobs go in with one COPY and one wake-up. A unique key makes a \
                 second enqueue return the queued or running job instead of adding one.
+
                 Examples:
                   reception jobs enqueue --kind noop
                   reception jobs enqueue --kind noop --count 100000
-                  reception jobs enqueue --kind allocation-batch --args '{"batch":42}' --unique-key batch:42
+                  reception jobs enqueue --kind noop --args '{"n":1}' --unique-key smoke-1
                 """)
 
         @Option(help: ArgumentHelp("The job kind (a receptiond must have a handler for it).", valueName: "kind"))

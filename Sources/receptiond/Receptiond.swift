@@ -12,16 +12,16 @@ struct Receptiond: AsyncParsableCommand {
         commandName: "receptiond",
         abstract: "Run Reception's jobs: drain the job queue in PostgreSQL.",
         discussion: """
-            Claims jobs from the queues named with --queue, runs up to --concurrency of them at
-            once, and records how each ended. Run one daemon, or several on one host or many
-            against the same database: they share the work safely, and a job whose daemon dies
+            Claims jobs from the queues named with --queue, runs up to --concurrency of them at \
+            once, and records how each ended. Run one daemon, or several on one host or many \
+            against the same database: they share the work safely, and a job whose daemon dies \
             (SIGKILL, out of memory, a lost host) is rescued by another once its lease expires.
 
-            SIGTERM or SIGINT: stop claiming, let running jobs finish within --grace-period,
-            hand unfinished ones back to the queue, exit 0. A lost database connection is
+            SIGTERM or SIGINT: stop claiming, let running jobs finish within --grace-period, \
+            hand unfinished ones back to the queue, exit 0. A lost database connection is \
             re-opened with backoff, logged, and nothing is lost meanwhile.
 
-            Logs go to stderr, with job.id, job.kind, job.queue and job.attempt; never a job's
+            Logs go to stderr, with job.id, job.kind, job.queue and job.attempt; never a job's \
             arguments. Exit codes: 0 done, 1 failed, 64 usage, 78 the database is not migrated.
 
             Examples:
