@@ -13,6 +13,8 @@ public enum JobQueueError: Error, Sendable, CustomStringConvertible, Equatable {
     case leaseLost(jobID: Int64)
     /// The jobs table does not exist.
     case notMigrated
+    /// A worker configuration that cannot work (no queue, no slot, a too short lease).
+    case invalidConfiguration(String)
     /// An operator action that the job's state does not allow.
     case notAllowed(jobID: Int64, state: JobState, action: String)
 
@@ -24,6 +26,7 @@ public enum JobQueueError: Error, Sendable, CustomStringConvertible, Equatable {
         case .argumentsDoNotDecode(let kind, let type, let path):
             "the arguments of a \"\(kind)\" job do not decode as \(type) (at \(path))"
         case .leaseLost(let id): "job \(id) is no longer held by this worker (cancelled, or rescued after its lease expired); nothing was written"
+        case .invalidConfiguration(let why): "invalid worker configuration: \(why)"
         case .notMigrated: "the jobs table does not exist: run `reception db migrate` first"
         case .notAllowed(let id, let state, let action): "job \(id) is \(state.rawValue): cannot \(action) it"
         }

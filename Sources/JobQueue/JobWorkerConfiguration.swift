@@ -46,9 +46,9 @@ public struct JobWorkerConfiguration: Sendable {
     }
 
     func validated() throws -> JobWorkerConfiguration {
-        guard concurrency >= 1 else { throw JobQueueError.invalidJob("concurrency is at least 1") }
-        guard !queues.isEmpty else { throw JobQueueError.invalidJob("a worker needs at least one queue") }
-        guard leaseDuration >= .milliseconds(300) else { throw JobQueueError.invalidJob("a lease lasts at least 0.3 s") }
+        guard concurrency >= 1 else { throw JobQueueError.invalidConfiguration("concurrency is at least 1") }
+        guard !queues.isEmpty else { throw JobQueueError.invalidConfiguration("a worker needs at least one queue") }
+        guard leaseDuration >= .milliseconds(300) else { throw JobQueueError.invalidConfiguration("a lease lasts at least 0.3 s") }
         var configuration = self
         configuration.queues = Array(Set(queues)).sorted()
         configuration.rescueInterval = min(rescueInterval, leaseDuration / 3)
