@@ -37,8 +37,13 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        // The placement engine. Pure Swift: no database, no I/O.
-        .target(name: "Placement"),
+        // The placement engine. Pure Swift: no database, no I/O. Optimized even in debug
+        // builds: it is hot numeric code, and an unoptimized solver makes the demo and the
+        // tests wait for nothing.
+        .target(
+            name: "Placement",
+            swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]
+        ),
         // The reception domain and its persistence, shared by both executables.
         .target(
             name: "ReceptionKit",
