@@ -56,6 +56,8 @@ public struct IntakeReport: Codable, Sendable {
         public let placedWithSpecialNeeds: Int
         public let forcedPlacements: Int
         public let dimensions: [Dimension]
+        /// The day it joins the cooperation, while that is still ahead (it receives nothing before).
+        public let joinsOn: CalendarDay?
 
         /// Placed persons over the persons quota; nil without a quota.
         public var fillRate: Double? { personsQuota > 0 ? Double(placedPersons) / Double(personsQuota) : nil }
@@ -65,12 +67,12 @@ public struct IntakeReport: Codable, Sendable {
             case placedHouseholds = "placed_households", proposedPersons = "proposed_persons"
             case proposedHouseholds = "proposed_households", placedChildren = "placed_children"
             case placedWithSpecialNeeds = "placed_with_special_needs", forcedPlacements = "forced_placements"
-            case dimensions, fillRate = "fill_rate"
+            case dimensions, fillRate = "fill_rate", joinsOn = "joins_on"
         }
 
         public init(code: String, name: String, active: Bool, personsQuota: Int, placedPersons: Int, placedHouseholds: Int,
                     proposedPersons: Int, proposedHouseholds: Int, placedChildren: Int, placedWithSpecialNeeds: Int,
-                    forcedPlacements: Int, dimensions: [Dimension]) {
+                    forcedPlacements: Int, dimensions: [Dimension], joinsOn: CalendarDay? = nil) {
             self.code = code
             self.name = name
             self.active = active
@@ -83,6 +85,7 @@ public struct IntakeReport: Codable, Sendable {
             self.placedWithSpecialNeeds = placedWithSpecialNeeds
             self.forcedPlacements = forcedPlacements
             self.dimensions = dimensions
+            self.joinsOn = joinsOn
         }
 
         public init(from decoder: any Decoder) throws {
@@ -96,7 +99,8 @@ public struct IntakeReport: Codable, Sendable {
                 placedChildren: try c.decode(Int.self, forKey: .placedChildren),
                 placedWithSpecialNeeds: try c.decode(Int.self, forKey: .placedWithSpecialNeeds),
                 forcedPlacements: try c.decode(Int.self, forKey: .forcedPlacements),
-                dimensions: try c.decode([Dimension].self, forKey: .dimensions))
+                dimensions: try c.decode([Dimension].self, forKey: .dimensions),
+                joinsOn: try c.decodeIfPresent(CalendarDay.self, forKey: .joinsOn))
         }
 
         public func encode(to encoder: any Encoder) throws {
@@ -114,6 +118,7 @@ public struct IntakeReport: Codable, Sendable {
             try c.encode(forcedPlacements, forKey: .forcedPlacements)
             try c.encode(dimensions, forKey: .dimensions)
             try c.encodeIfPresent(fillRate, forKey: .fillRate)
+            try c.encodeIfPresent(joinsOn, forKey: .joinsOn)
         }
     }
 
@@ -179,7 +184,7 @@ public struct IntakeReport: Codable, Sendable {
                            count(*) FILTER (WHERE forced) AS forced_placements
                     FROM active_allocations GROUP BY municipality_code
                 )
-                SELECT m.code, m.name, m.active,
+                SELECT m.code, m.name, m.active, CASE WHEN m.joined_on > current_date THEN m.joined_on END AS joins_on,
                        coalesce((SELECT quota FROM capacity k WHERE k.municipality_code = m.code AND k.period = \(period) AND k.dimension = 'persons'), 0) AS persons_quota,
                        coalesce(i.placed_persons, 0)::bigint AS placed_persons, coalesce(i.placed_households, 0)::bigint AS placed_households,
                        coalesce(i.proposed_persons, 0)::bigint AS proposed_persons, coalesce(i.proposed_households, 0)::bigint AS proposed_households,
@@ -210,7 +215,7 @@ public struct IntakeReport: Codable, Sendable {
                     placedHouseholds: try row.decode("placed_households"), proposedPersons: try row.decode("proposed_persons"),
                     proposedHouseholds: try row.decode("proposed_households"), placedChildren: try row.decode("placed_children"),
                     placedWithSpecialNeeds: try row.decode("placed_with_needs"), forcedPlacements: try row.decode("forced_placements"),
-                    dimensions: dimensions[code] ?? [])
+                    dimensions: dimensions[code] ?? [], joinsOn: try row.decode("joins_on"))
             }
             return IntakeReport(period: period, generatedAt: Date(), municipalities: municipalities)
         }

@@ -19,6 +19,13 @@ extension IntakeReport {
             + String(repeating: "░", count: width - full - pending) + over
     }
 
+    /// "(inactive)" or "(joins 2027-01-01)" after a municipality's name.
+    static func note(_ m: Municipality) -> String {
+        if !m.active { return " (inactive)" }
+        if let joinsOn = m.joinsOn { return " (joins \(joinsOn))" }
+        return ""
+    }
+
     public func renderTable() -> String {
         var lines: [String] = ["Intake \(period) — placed against quota (█ placed, ▒ proposed, ░ free)", ""]
         let name = max(12, (municipalities.map(\.name.count).max() ?? 0))
@@ -27,14 +34,14 @@ extension IntakeReport {
             return right ? padding + text : text + padding
         }
         func row(_ m: Municipality, bar: Bool) -> String {
-            [pad(m.code, 4, right: false), pad(m.name + (m.active ? "" : " (inactive)"), name + 11, right: false),
+            [pad(m.code, 4, right: false), pad(m.name + IntakeReport.note(m), name + 16, right: false),
              pad(String(m.personsQuota), 6), pad(String(m.placedPersons), 7), pad(String(m.placedHouseholds), 10),
              pad(String(m.proposedPersons), 8), pad(String(m.placedChildren), 8), pad(String(m.placedWithSpecialNeeds), 6),
              pad(String(m.forcedPlacements), 6), pad(IntakeReport.percent(m.fillRate), 5),
              bar ? IntakeReport.bar(placed: m.placedPersons, proposed: m.proposedPersons, quota: m.personsQuota) : ""]
                 .joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
         }
-        let header = [pad("CODE", 4, right: false), pad("MUNICIPALITY", name + 11, right: false), pad("QUOTA", 6),
+        let header = [pad("CODE", 4, right: false), pad("MUNICIPALITY", name + 16, right: false), pad("QUOTA", 6),
                       pad("PLACED", 7), pad("HOUSEHOLDS", 10), pad("PROPOSED", 8), pad("CHILDREN", 8), pad("NEEDS", 6),
                       pad("FORCED", 6), pad("FILL", 5)].joined(separator: "  ")
         lines.append(header)
@@ -126,7 +133,7 @@ extension IntakeReport {
         var rows = ""
         for m in municipalities + [total] {
             let isTotal = m.code.isEmpty
-            rows += "<tr\(isTotal ? " class=\"total\"" : "")><td>\(Self.html(m.code))</td><td>\(Self.html(m.name))\(m.active ? "" : " <em>(inactive)</em>")</td>"
+            rows += "<tr\(isTotal ? " class=\"total\"" : "")><td>\(Self.html(m.code))</td><td>\(Self.html(m.name))\(Self.note(m).isEmpty ? "" : " <em>\(Self.html(Self.note(m)))</em>")</td>"
                 + [m.personsQuota, m.placedPersons, m.placedHouseholds, m.proposedPersons, m.placedChildren,
                    m.placedWithSpecialNeeds, m.forcedPlacements].map { "<td class=\"n\">\($0)</td>" }.joined()
                 + "<td class=\"n\">\(Self.percent(m.fillRate))</td></tr>\n"

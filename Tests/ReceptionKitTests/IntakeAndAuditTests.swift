@@ -32,6 +32,13 @@ struct IntakeAndAuditTests {
             let trauma = try #require(umea.dimensions.first { $0.dimension == "trauma_care" })
             #expect(trauma.used == 1 && trauma.free == 1)
 
+            // A municipality that has not joined yet says when it will.
+            try await db.execute("UPDATE municipalities SET joined_on = current_date + 40 WHERE code = '2284'")
+            let later = try await IntakeReport.load(period: 2026, on: db)
+            #expect(later.municipalities.first { $0.code == "2284" }?.joinsOn != nil)
+            #expect(later.municipalities.first { $0.code == "2480" }?.joinsOn == nil)
+            #expect(later.renderTable().contains("Örnsköldsvik (joins "))
+
             // The formats carry the same numbers.
             #expect(report.renderTable().contains("Umeå"))
             let csv = report.renderCSV().split(separator: "\r\n")
