@@ -28,20 +28,20 @@ extension IntakeReport {
 
     public func renderTable() -> String {
         var lines: [String] = ["Intake \(period) — placed against quota (█ placed, ▒ proposed, ░ free)", ""]
-        let name = max(12, (municipalities.map(\.name.count).max() ?? 0))
+        let name = max(12, (municipalities.map { ($0.name + IntakeReport.note($0)).count }.max() ?? 0))
         func pad(_ text: String, _ width: Int, right: Bool = true) -> String {
             let padding = String(repeating: " ", count: max(0, width - text.count))
             return right ? padding + text : text + padding
         }
         func row(_ m: Municipality, bar: Bool) -> String {
-            [pad(m.code, 4, right: false), pad(m.name + IntakeReport.note(m), name + 16, right: false),
+            [pad(m.code, 4, right: false), pad(m.name + IntakeReport.note(m), name, right: false),
              pad(String(m.personsQuota), 6), pad(String(m.placedPersons), 7), pad(String(m.placedHouseholds), 10),
              pad(String(m.proposedPersons), 8), pad(String(m.placedChildren), 8), pad(String(m.placedWithSpecialNeeds), 6),
              pad(String(m.forcedPlacements), 6), pad(IntakeReport.percent(m.fillRate), 5),
              bar ? IntakeReport.bar(placed: m.placedPersons, proposed: m.proposedPersons, quota: m.personsQuota) : ""]
                 .joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
         }
-        let header = [pad("CODE", 4, right: false), pad("MUNICIPALITY", name + 16, right: false), pad("QUOTA", 6),
+        let header = [pad("CODE", 4, right: false), pad("MUNICIPALITY", name, right: false), pad("QUOTA", 6),
                       pad("PLACED", 7), pad("HOUSEHOLDS", 10), pad("PROPOSED", 8), pad("CHILDREN", 8), pad("NEEDS", 6),
                       pad("FORCED", 6), pad("FILL", 5)].joined(separator: "  ")
         lines.append(header)
@@ -123,7 +123,7 @@ extension IntakeReport {
             bars += """
                 <text x="\(labelWidth - 8)" y="\(y + 18)" text-anchor="end">\(label)</text>
                 <rect x="\(labelWidth)" y="\(y)" width="\(width(m.personsQuota))" height="\(barHeight)" class="quota"><title>quota \(m.personsQuota)</title></rect>
-                <rect x="\(labelWidth)" y="\(y + 4)" width="\(width(m.placedPersons))" height="\(barHeight - 8)" class="placed"><title>placed \(m.placedPersons)</title></rect>
+                <rect x="\(labelWidth)" y="\(y + 4)" width="\(width(m.placedPersons))" height="\(barHeight - 8)" class="\(m.placedPersons > m.personsQuota ? "over" : "placed")"><title>placed \(m.placedPersons)</title></rect>
                 <rect x="\(labelWidth + width(m.placedPersons))" y="\(y + 4)" width="\(width(m.proposedPersons))" height="\(barHeight - 8)" class="proposed"><title>proposed \(m.proposedPersons)</title></rect>
                 <text x="\(labelWidth + chartWidth + 8)" y="\(y + 18)">\(m.placedPersons) / \(m.personsQuota) · \(Self.percent(m.fillRate))</text>
 
@@ -151,7 +151,7 @@ extension IntakeReport {
             h1 { font-size: 1.5rem; margin-bottom: 0.2rem; }
             p.meta { color: #5b6875; margin-top: 0; }
             svg text { font-size: 13px; fill: #1d2733; }
-            rect.quota { fill: #e3e8ee; } rect.placed { fill: #2e6db4; } rect.proposed { fill: #9cc0e8; }
+            rect.quota { fill: #e3e8ee; } rect.placed { fill: #2e6db4; } rect.proposed { fill: #9cc0e8; } rect.over { fill: #b03a2e; }
             table { border-collapse: collapse; margin-top: 1.5rem; }
             th, td { padding: 0.35rem 0.7rem; border-bottom: 1px solid #e3e8ee; text-align: left; }
             td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
@@ -162,7 +162,7 @@ extension IntakeReport {
             <body>
             <h1>\(Self.html(title)) \(period)</h1>
             <p class="meta">Persons placed against each municipality's quota. Generated \(formatter.string(from: generatedAt)).</p>
-            <p class="legend"><span style="background:#2e6db4"></span>placed (confirmed)<span style="background:#9cc0e8"></span>proposed, awaiting decision<span style="background:#e3e8ee"></span>quota</p>
+            <p class="legend"><span style="background:#2e6db4"></span>placed (confirmed)<span style="background:#9cc0e8"></span>proposed, awaiting decision<span style="background:#e3e8ee"></span>quota<span style="background:#b03a2e"></span>over quota (forced placements)</p>
             <svg role="img" aria-label="Intake per municipality" width="\(labelWidth + chartWidth + 160)" height="\(chartHeight)" viewBox="0 0 \(labelWidth + chartWidth + 160) \(chartHeight)">
             \(bars)</svg>
             <table>
