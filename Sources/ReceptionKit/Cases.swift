@@ -158,12 +158,6 @@ public enum Cases {
         return try await connection.query(query).map(CaseRecord.init(row:))
     }
 
-    /// The cases waiting for placement (status registered), longest waiting first, with their
-    /// needs: what a placement batch takes as its cases.
-    public static func pending(on connection: Connection) async throws -> [CaseRecord] {
-        try await list(Filter(status: "registered"), on: connection)
-    }
-
     /// Withdraws a case: it will never be placed (the database refuses allocations for it),
     /// and its active allocation, if any, is cancelled and its capacity released.
     public static func withdraw(_ reference: String, reason: String, officer: String? = nil,
