@@ -1,12 +1,13 @@
 import Foundation
 import Postgres
 import Testing
+import TestSupport
 @testable import JobQueue
 
 @Suite("reception jobs")
 struct CLITests {
     static func reception(_ arguments: [String]) async throws -> (status: Int32, output: String, error: String) {
-        try await runTool(try DaemonProcess.binary("reception"), arguments)
+        try await runTool(try TestDatabase.executable("reception"), arguments)
     }
 
     static func json(_ text: String) throws -> Any {
@@ -69,7 +70,7 @@ struct CLITests {
         for command in ["list", "show", "stats", "retry", "cancel", "prune", "enqueue"] {
             #expect(help.output.contains(command))
         }
-        let daemonHelp = try await runTool(try DaemonProcess.binary("receptiond"), ["--help"])
+        let daemonHelp = try await runTool(try TestDatabase.executable("receptiond"), ["--help"])
         #expect(daemonHelp.status == 0)
         for flag in ["--concurrency", "--queue", "--drain", "--grace-period", "--database-url"] {
             #expect(daemonHelp.output.contains(flag))

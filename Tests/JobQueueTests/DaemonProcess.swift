@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// A child process of the tests: `receptiond`, `reception` or a script.
@@ -94,17 +95,8 @@ struct SpawnFailed: Error, CustomStringConvertible {
 final class DaemonProcess: Sendable {
     let child: ChildProcess
 
-    struct NotBuilt: Error, CustomStringConvertible {
-        var description: String { "RECEPTION_BIN_DIR is not set: run the tests with scripts/test" }
-    }
-
-    static func binary(_ name: String) throws -> URL {
-        guard let directory = ProcessInfo.processInfo.environment["RECEPTION_BIN_DIR"], !directory.isEmpty else { throw NotBuilt() }
-        return URL(fileURLWithPath: directory).appendingPathComponent(name)
-    }
-
     init(url: String, _ arguments: [String]) throws {
-        child = try ChildProcess(try Self.binary("receptiond"),
+        child = try ChildProcess(try TestDatabase.executable("receptiond"),
             ["--database-url", url, "--testing-kinds", "--log-level", "info", "--poll-interval", "100ms"] + arguments)
     }
 
