@@ -139,7 +139,7 @@ public enum Allocations {
                     """)
                 id = try rows[0].decode("id")
             } else {
-                let targetPeriod = period ?? CalendarDay.today().year
+                let targetPeriod = period ?? Capacity.currentPeriod()
                 let rows = try await connection.query("""
                     INSERT INTO allocations (case_id, municipality_code, period, status, forced, decision_reason, reasons)
                     VALUES (\(caseID), \(municipality), \(targetPeriod), 'confirmed', \(force), \(reason), \(["manual placement"]))

@@ -53,7 +53,7 @@ struct BatchCommand: AsyncParsableCommand {
         func run() async throws {
             let database = try await connection.connect()
             let requested = try await Batches.request(
-                period: period ?? CalendarDay.today().year, municipalities: municipalities.isEmpty ? nil : municipalities,
+                period: period ?? Capacity.currentPeriod(), municipalities: municipalities.isEmpty ? nil : municipalities,
                 timeLimit: timeLimit, dryRun: dryRun, officer: officer.resolved, on: database)
             if noWait {
                 if output.json { return try JSONOutput.print(requested) }
@@ -166,7 +166,7 @@ extension BatchCommand {
             let database = try await connection.connect()
             let instance = try await database.withTransaction(isolation: .repeatableRead, readOnly: true) { database in
                 try await BatchInstance.load(
-                    period: period ?? CalendarDay.today().year, municipalities: municipalities.isEmpty ? nil : municipalities,
+                    period: period ?? Capacity.currentPeriod(), municipalities: municipalities.isEmpty ? nil : municipalities,
                     today: .today(), on: database)
             }
             FileHandle.standardOutput.write(instance.jsonData())
