@@ -6,8 +6,8 @@ import Postgres
 /// "Placed" counts confirmed allocations; "proposed" counts proposals still awaiting an
 /// officer's decision (they already hold capacity). The fill rate is placed persons over the
 /// persons quota.
-public struct IntakeReport: Codable, Sendable {
-    public struct Dimension: Codable, Sendable, Equatable {
+public struct IntakeReport: Encodable, Sendable {
+    public struct Dimension: Encodable, Sendable, Equatable {
         public let dimension: String
         public let quota: Int
         /// Units held by active allocations within the quota.
@@ -25,12 +25,6 @@ public struct IntakeReport: Codable, Sendable {
             self.forced = forced
         }
 
-        public init(from decoder: any Decoder) throws {
-            let container = try decoder.container(keyedBy: CodingKeys.self)
-            self.init(dimension: try container.decode(String.self, forKey: .dimension), quota: try container.decode(Int.self, forKey: .quota),
-                      used: try container.decode(Int.self, forKey: .used), forced: try container.decode(Int.self, forKey: .forced))
-        }
-
         public func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(dimension, forKey: .dimension)
@@ -41,7 +35,7 @@ public struct IntakeReport: Codable, Sendable {
         }
     }
 
-    public struct Municipality: Codable, Sendable {
+    public struct Municipality: Encodable, Sendable {
         public let code: String
         public let name: String
         public let active: Bool
@@ -88,21 +82,6 @@ public struct IntakeReport: Codable, Sendable {
             self.joinsOn = joinsOn
         }
 
-        public init(from decoder: any Decoder) throws {
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            self.init(
-                code: try c.decode(String.self, forKey: .code), name: try c.decode(String.self, forKey: .name),
-                active: try c.decode(Bool.self, forKey: .active), personsQuota: try c.decode(Int.self, forKey: .personsQuota),
-                placedPersons: try c.decode(Int.self, forKey: .placedPersons), placedHouseholds: try c.decode(Int.self, forKey: .placedHouseholds),
-                proposedPersons: try c.decode(Int.self, forKey: .proposedPersons),
-                proposedHouseholds: try c.decode(Int.self, forKey: .proposedHouseholds),
-                placedChildren: try c.decode(Int.self, forKey: .placedChildren),
-                placedWithSpecialNeeds: try c.decode(Int.self, forKey: .placedWithSpecialNeeds),
-                forcedPlacements: try c.decode(Int.self, forKey: .forcedPlacements),
-                dimensions: try c.decode([Dimension].self, forKey: .dimensions),
-                joinsOn: try c.decodeIfPresent(CalendarDay.self, forKey: .joinsOn))
-        }
-
         public func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(code, forKey: .code)
@@ -147,12 +126,6 @@ public struct IntakeReport: Codable, Sendable {
         self.period = period
         self.generatedAt = generatedAt
         self.municipalities = municipalities
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(period: try c.decode(Int.self, forKey: .period), generatedAt: try c.decode(Date.self, forKey: .generatedAt),
-                  municipalities: try c.decode([Municipality].self, forKey: .municipalities))
     }
 
     public func encode(to encoder: any Encoder) throws {
