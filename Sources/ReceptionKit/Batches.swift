@@ -111,8 +111,7 @@ public enum Batches {
         }
     }
 
-    /// A batch setting kept in its summary (read back by BatchRun with SQL, not decoded here).
-    enum JSONSetting: Encodable, Sendable {
+    enum JSONSetting: Codable, Sendable {
         case number(Double)
         case list([String])
 
@@ -122,6 +121,11 @@ public enum Batches {
             case .number(let value): try container.encode(value)
             case .list(let values): try container.encode(values)
             }
+        }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if let value = try? container.decode(Double.self) { self = .number(value) } else { self = .list(try container.decode([String].self)) }
         }
     }
 
