@@ -186,12 +186,7 @@ struct JobsCommand: AsyncParsableCommand {
             } catch let error as PostgresError where error.sqlState == .uniqueViolation {
                 throw CLIError("job \(id) cannot run again while another job with its unique key is queued or running", exitCode: ExitCodes.failure)
             }
-            guard let job else { throw CLIError("no job \(id)", exitCode: ExitCodes.notFound) }
-            if output.json {
-                try JSONOutput.print(JobSummary(job))
-            } else {
-                print("Job \(job.id) (\(job.kind)) is available again.")
-            }
+            try JobsCommand.report(job, id: id, json: output.json) { "Job \($0.id) (\($0.kind)) is available again." }
         }
     }
 
@@ -221,12 +216,7 @@ struct JobsCommand: AsyncParsableCommand {
             } catch let error as JobQueueError {
                 throw CLIError("\(error)", exitCode: ExitCodes.failure)
             }
-            guard let job else { throw CLIError("no job \(id)", exitCode: ExitCodes.notFound) }
-            if output.json {
-                try JSONOutput.print(JobSummary(job))
-            } else {
-                print("Job \(job.id) (\(job.kind)) is cancelled.")
-            }
+            try JobsCommand.report(job, id: id, json: output.json) { "Job \($0.id) (\($0.kind)) is cancelled." }
         }
     }
 
@@ -382,5 +372,17 @@ enum JobsFormat {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withFullDate, .withTime, .withColonSeparatorInTime, .withSpaceBetweenDateAndTime]
         return formatter.string(from: date) + "Z"
+    }
+}
+
+extension JobsCommand {
+    /// Prints the job an operator's change returned (JSON or a sentence), or says it does not exist.
+    static func report(_ job: JobRecord?, id: Int64, json: Bool, _ sentence: (JobRecord) -> String) throws {
+        guard let job else { throw CLIError("no job \(id)", exitCode: ExitCodes.notFound) }
+        if json {
+            try JSONOutput.print(JobSummary(job))
+        } else {
+            print(sentence(job))
+        }
     }
 }
