@@ -158,7 +158,6 @@ public struct IntakeReport: Encodable, Sendable {
                     FROM active_allocations GROUP BY municipality_code
                 )
                 SELECT m.code, m.name, m.active, CASE WHEN m.joined_on > current_date THEN m.joined_on END AS joins_on,
-                       coalesce((SELECT quota FROM capacity k WHERE k.municipality_code = m.code AND k.period = \(period) AND k.dimension = 'persons'), 0) AS persons_quota,
                        coalesce(i.placed_persons, 0)::bigint AS placed_persons, coalesce(i.placed_households, 0)::bigint AS placed_households,
                        coalesce(i.proposed_persons, 0)::bigint AS proposed_persons, coalesce(i.proposed_households, 0)::bigint AS proposed_households,
                        coalesce(i.placed_children, 0)::bigint AS placed_children, coalesce(i.placed_with_needs, 0)::bigint AS placed_with_needs,
@@ -184,7 +183,7 @@ public struct IntakeReport: Encodable, Sendable {
                 let code = try row.decode("code", as: String.self)
                 return Municipality(
                     code: code, name: try row.decode("name"), active: try row.decode("active"),
-                    personsQuota: try row.decode("persons_quota"), placedPersons: try row.decode("placed_persons"),
+                    personsQuota: dimensions[code]?.first { $0.dimension == "persons" }?.quota ?? 0, placedPersons: try row.decode("placed_persons"),
                     placedHouseholds: try row.decode("placed_households"), proposedPersons: try row.decode("proposed_persons"),
                     proposedHouseholds: try row.decode("proposed_households"), placedChildren: try row.decode("placed_children"),
                     placedWithSpecialNeeds: try row.decode("placed_with_needs"), forcedPlacements: try row.decode("forced_placements"),
