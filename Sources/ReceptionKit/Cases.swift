@@ -48,7 +48,7 @@ public struct CaseRecord: Sendable, Equatable, Encodable {
         reference = try row.decode("reference")
         ages = try row.decode("ages")
         // Two parallel arrays rather than a jsonb object: decoding JSON per row would cost
-        // seconds when a batch loads 100,000 pending cases.
+        // seconds when listing tens of thousands of cases.
         let dimensions = try row.decode("need_dimensions", as: [String].self)
         let units = try row.decode("need_units", as: [Int].self)
         needs = Dictionary(zip(dimensions, units), uniquingKeysWith: { first, _ in first })
