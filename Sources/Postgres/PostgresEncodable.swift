@@ -120,8 +120,9 @@ public struct CalendarDay: Hashable, Comparable, Sendable, CustomStringConvertib
         self.init(year: y, month: m, day: d)
     }
 
-    /// Today in UTC.
-    public static func today(now: Date = Date()) -> CalendarDay {
+    /// The UTC calendar day of an instant. Not "today": Reception's today is the database's
+    /// date in the cooperation's time zone (ReceptionKit's ReceptionClock).
+    public static func today(now: Date) -> CalendarDay {
         var seconds = time_t(now.timeIntervalSince1970.rounded(.down))
         var parts = tm()
         gmtime_r(&seconds, &parts)

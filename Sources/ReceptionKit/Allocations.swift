@@ -139,10 +139,9 @@ public enum Allocations {
                     """)
                 id = try rows[0].decode("id")
             } else {
-                let targetPeriod = period ?? Capacity.currentPeriod()
                 let rows = try await connection.query("""
                     INSERT INTO allocations (case_id, municipality_code, period, status, forced, decision_reason, reasons)
-                    VALUES (\(caseID), \(municipality), \(targetPeriod), 'confirmed', \(force), \(reason), \(["manual placement"]))
+                    VALUES (\(caseID), \(municipality), coalesce(\(period), reception_period()), 'confirmed', \(force), \(reason), \(["manual placement"]))
                     RETURNING id
                     """)
                 id = try rows[0].decode("id")

@@ -53,7 +53,7 @@ public enum BatchRun {
     }
 
     public static func run(
-        batchID: Int, today: CalendarDay = .today(), on connection: Connection, logger: Logger
+        batchID: Int, on connection: Connection, logger: Logger
     ) async throws -> BatchSummary {
         let batches = try await connection.query("""
             SELECT period, dry_run, status, summary->'municipalities_requested' AS requested,
@@ -70,6 +70,7 @@ public enum BatchRun {
         let requested = try batch.decode("requested", as: JSONValue<[String]>?.self)?.value
         let timeLimit = try batch.decode("time_limit", as: Double?.self) ?? 30
 
+        let today = try await ReceptionClock.today(on: connection)
         let instance = try await BatchInstance.load(period: period, municipalities: requested, today: today, on: connection)
         let result = Solver(timeLimit: timeLimit).solve(instance)
         logger.info("batch solved", metadata: [

@@ -77,8 +77,6 @@ public struct QuotaAssignment: Sendable, Equatable {
 public enum Capacity {
     public static let periods = 2000...2100
 
-    /// The calendar year of today (UTC).
-    public static func currentPeriod(now: Date = Date()) -> Int { CalendarDay.today(now: now).year }
 
     /// Sets quotas, creating the rows that do not exist. A quota below what is already
     /// allocated is refused by the database, and then nothing of the call is written.

@@ -33,7 +33,7 @@ public struct CaseRecord: Sendable, Equatable, Encodable {
     }
 
     /// Whole days between arrival and `today`, as placement-instance/1 counts waiting.
-    public func waitingDays(on today: CalendarDay = .today()) -> Int {
+    public func waitingDays(on today: CalendarDay) -> Int {
         max(0, arrivedOn.days(until: today))
     }
 

@@ -157,7 +157,7 @@ public struct IntakeReport: Encodable, Sendable {
                            count(*) FILTER (WHERE forced) AS forced_placements
                     FROM active_allocations GROUP BY municipality_code
                 )
-                SELECT m.code, m.name, m.active, CASE WHEN m.joined_on > current_date THEN m.joined_on END AS joins_on,
+                SELECT m.code, m.name, m.active, CASE WHEN m.joined_on > reception_today() THEN m.joined_on END AS joins_on,
                        coalesce(i.placed_persons, 0)::bigint AS placed_persons, coalesce(i.placed_households, 0)::bigint AS placed_households,
                        coalesce(i.proposed_persons, 0)::bigint AS proposed_persons, coalesce(i.proposed_households, 0)::bigint AS proposed_households,
                        coalesce(i.placed_children, 0)::bigint AS placed_children, coalesce(i.placed_with_needs, 0)::bigint AS placed_with_needs,

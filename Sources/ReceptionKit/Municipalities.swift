@@ -59,13 +59,12 @@ public enum Municipalities {
                            on connection: Connection) async throws -> Municipality {
         let problems = validate(code: code, name: name, languages: languages, shortageOccupations: shortageOccupations)
         guard problems.isEmpty else { throw InvalidInput(problems) }
-        let joined = joinsOn ?? CalendarDay.today()
         do {
             return try await connection.withTransaction { connection in
                 try await Officer.act(as: officer, on: connection)
                 let rows = try await connection.query("""
                     INSERT INTO municipalities (code, name, joined_on, languages, shortage_occupations)
-                    VALUES (\(code), \(name.trimmingCharacters(in: .whitespaces)), \(joined), \(languages), \(shortageOccupations))
+                    VALUES (\(code), \(name.trimmingCharacters(in: .whitespaces)), coalesce(\(joinsOn), reception_today()), \(languages), \(shortageOccupations))
                     RETURNING *
                     """)
                 return try Municipality(row: rows[0])

@@ -53,17 +53,17 @@ public struct CaseRules: Sendable {
     /// Computed from the ages (placement-instance/1), so never a need of their own.
     public static let computedDimensions: Set<String> = ["persons", "dwellings", "large_dwellings", "school_places", "preschool_places"]
 
-    public init(knownDimensions: Set<String>, acceptNewNeeds: Bool = false, today: CalendarDay = .today()) {
+    public init(knownDimensions: Set<String>, acceptNewNeeds: Bool = false, today: CalendarDay) {
         self.knownDimensions = knownDimensions
         self.acceptNewNeeds = acceptNewNeeds
         self.today = today
     }
 
-    /// The rules with the dimensions the database knows now.
+    /// The rules with the dimensions the database knows now, and its "today" (ReceptionClock).
     public static func load(on connection: Connection, acceptNewNeeds: Bool = false) async throws -> CaseRules {
         let rows = try await connection.query("SELECT name FROM dimensions ORDER BY name")
         return CaseRules(knownDimensions: Set(try rows.map { try $0.decode("name", as: String.self) }),
-                         acceptNewNeeds: acceptNewNeeds)
+                         acceptNewNeeds: acceptNewNeeds, today: try await ReceptionClock.today(on: connection))
     }
 
     /// The needs a case may have that are not yet dimensions, sorted.

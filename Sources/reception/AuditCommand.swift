@@ -36,7 +36,7 @@ struct AuditCommand: AsyncParsableCommand {
 
         func run() async throws {
             let database = try await connection.connect()
-            let report = try await IntakeReport.load(period: period ?? Capacity.currentPeriod(), municipality: municipality, on: database)
+            let report = try await IntakeReport.load(period: try await ReceptionClock.period(period, on: database), municipality: municipality, on: database)
             if let municipality, report.municipalities.isEmpty {
                 throw CLIError("no municipality with code \(municipality) has capacity or placements in \(report.period)", exitCode: ExitCodes.notFound)
             }

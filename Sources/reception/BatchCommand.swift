@@ -53,7 +53,7 @@ struct BatchCommand: AsyncParsableCommand {
         func run() async throws {
             let database = try await connection.connect()
             let requested = try await Batches.request(
-                period: period ?? Capacity.currentPeriod(), municipalities: municipalities.isEmpty ? nil : municipalities,
+                period: try await ReceptionClock.period(period, on: database), municipalities: municipalities.isEmpty ? nil : municipalities,
                 timeLimit: timeLimit, dryRun: dryRun, officer: officer.resolved, on: database)
             if noWait {
                 if output.json { return try JSONOutput.print(requested) }
@@ -165,9 +165,10 @@ extension BatchCommand {
         func run() async throws {
             let database = try await connection.connect()
             let instance = try await database.withTransaction(isolation: .repeatableRead, readOnly: true) { database in
-                try await BatchInstance.load(
-                    period: period ?? Capacity.currentPeriod(), municipalities: municipalities.isEmpty ? nil : municipalities,
-                    today: .today(), on: database)
+                let clock = try await ReceptionClock.read(on: database)
+                return try await BatchInstance.load(
+                    period: period ?? clock.period, municipalities: municipalities.isEmpty ? nil : municipalities,
+                    today: clock.today, on: database)
             }
             FileHandle.standardOutput.write(instance.jsonData())
             FileHandle.standardOutput.write(Data("\n".utf8))

@@ -59,9 +59,10 @@ struct CapacityCommand: AsyncParsableCommand {
         func run() async throws {
             do {
                 let assignments = try QuotaAssignment.parse(quotas)
+                let database = try await connection.connect()
                 let lines = try await Capacity.set(
-                    municipality: code, period: period ?? Capacity.currentPeriod(), quotas: assignments,
-                    registerNewDimensions: newDimensions, officer: officer.resolved, on: try await connection.connect())
+                    municipality: code, period: try await ReceptionClock.period(period, on: database), quotas: assignments,
+                    registerNewDimensions: newDimensions, officer: officer.resolved, on: database)
                 if output.json { try JSONOutput.print(lines) } else { print(CapacityCommand.table(lines).render()) }
             } catch let error as InvalidInput {
                 try ProblemReport.fail(error, json: output.json, optionNames: ["period": "--period"])
@@ -90,10 +91,11 @@ struct CapacityCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let lines = try await Capacity.show(period: allPeriods ? nil : (period ?? Capacity.currentPeriod()),
-                                                municipality: code, on: try await connection.connect())
+            let database = try await connection.connect()
+            let shown: Int? = allPeriods ? nil : try await ReceptionClock.period(period, on: database)
+            let lines = try await Capacity.show(period: shown, municipality: code, on: database)
             if output.json { try JSONOutput.print(lines) }
-            else if lines.isEmpty { print("No capacity set\(code.map { " for \($0)" } ?? "")\(allPeriods ? "" : " in \(period ?? Capacity.currentPeriod())").") }
+            else if lines.isEmpty { print("No capacity set\(code.map { " for \($0)" } ?? "")\(shown.map { " in \($0)" } ?? "").") }
             else { print(CapacityCommand.table(lines).render()) }
         }
     }

@@ -79,7 +79,7 @@ struct CaseCommand: AsyncParsableCommand {
                     try JSONOutput.print(record)
                 } else {
                     print("Registered case \(record.reference).")
-                    print(CaseCommand.describe(record))
+                    print(CaseCommand.describe(record, today: rules.today))
                     CaseCommand.noteNewDimensions(report.newDimensions)
                 }
             } catch let error as InvalidInput {
@@ -112,7 +112,7 @@ struct CaseCommand: AsyncParsableCommand {
                 try JSONOutput.print(Document(case: record, events: events))
                 return
             }
-            print(CaseCommand.describe(record))
+            print(CaseCommand.describe(record, today: try await ReceptionClock.today(on: database)))
             print("")
             let formatter = ISO8601DateFormatter()
             print(TextTable(headers: ["AT", "ACTION", "BY", "MUNICIPALITY", "ALLOCATION", "DETAILS"], rows: events.map { event in
@@ -145,10 +145,10 @@ struct CaseCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let cases = try await Cases.list(.init(status: status, municipality: municipality, limit: limit),
-                                             on: try await connection.connect())
+            let database = try await connection.connect()
+            let cases = try await Cases.list(.init(status: status, municipality: municipality, limit: limit), on: database)
             if output.json { try JSONOutput.print(cases); return }
-            let today = CalendarDay.today()
+            let today = try await ReceptionClock.today(on: database)
             print(TextTable(headers: ["REFERENCE", "STATUS", "MEMBERS", "ARRIVED", "WAITING", "MUNICIPALITY"], rows: cases.map {
                 [$0.reference, $0.status, String($0.ages.count), $0.arrivedOn.description, "\($0.waitingDays(on: today)) d",
                  $0.allocation.map { "\($0.municipality) (\($0.status))" } ?? ""]
@@ -182,7 +182,7 @@ struct CaseCommand: AsyncParsableCommand {
     }
 
     /// A case as lines of `label: value`, for people.
-    static func describe(_ record: CaseRecord) -> String {
+    static func describe(_ record: CaseRecord, today: CalendarDay) -> String {
         var lines: [(String, String)] = [
             ("Reference", record.reference),
             ("Status", record.status + (record.allocation.map { " (\($0.status) in \($0.municipality), \($0.period), allocation \($0.id))" } ?? "")),
@@ -193,7 +193,7 @@ struct CaseCommand: AsyncParsableCommand {
             ("Family ties", record.familyTies.joined(separator: ", ")),
             ("Preferences", record.preferences.joined(separator: ", ")),
             ("Excluded", record.excluded.joined(separator: ", ")),
-            ("Arrived", "\(record.arrivedOn) (\(record.waitingDays()) days ago)"),
+            ("Arrived", "\(record.arrivedOn) (\(record.waitingDays(on: today)) days ago)"),
         ]
         if record.status == "withdrawn" {
             lines.append(("Withdrawn", record.withdrawnReason ?? ""))

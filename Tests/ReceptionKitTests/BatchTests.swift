@@ -9,11 +9,11 @@ import TestSupport
 @Suite("Allocation batches")
 struct BatchTests {
     let logger = Logger(label: "test")
-    let today = CalendarDay("2026-11-26")!
+    let today = TestDatabase.today
 
     func runBatch(_ id: Int, on db: Connection) async throws -> BatchSummary {
         try await db.withTransaction(isolation: .repeatableRead) { db in
-            try await BatchRun.run(batchID: id, today: today, on: db, logger: logger)
+            try await BatchRun.run(batchID: id, on: db, logger: logger)
         }
     }
 

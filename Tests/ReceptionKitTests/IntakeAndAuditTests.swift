@@ -33,7 +33,7 @@ struct IntakeAndAuditTests {
             #expect(trauma.used == 1 && trauma.free == 1)
 
             // A municipality that has not joined yet says when it will.
-            try await db.execute("UPDATE municipalities SET joined_on = current_date + 40 WHERE code = '2284'")
+            try await db.execute("UPDATE municipalities SET joined_on = reception_today() + 40 WHERE code = '2284'")
             let later = try await IntakeReport.load(period: 2026, on: db)
             #expect(later.municipalities.first { $0.code == "2284" }?.joinsOn != nil)
             #expect(later.municipalities.first { $0.code == "2480" }?.joinsOn == nil)

@@ -26,9 +26,7 @@ enum RegistrationTestDatabase {
     }
 
     static func rules(on connection: Connection, acceptNewNeeds: Bool = false) async throws -> CaseRules {
-        var rules = try await CaseRules.load(on: connection, acceptNewNeeds: acceptNewNeeds)
-        rules.today = CalendarDay(year: 2026, month: 11, day: 26)!
-        return rules
+        try await CaseRules.load(on: connection, acceptNewNeeds: acceptNewNeeds)
     }
 
     static func count(_ table: String, on connection: Connection) async throws -> Int {

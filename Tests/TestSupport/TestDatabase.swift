@@ -33,6 +33,11 @@ public enum TestDatabase {
         return url
     }
 
+    /// The day every test database starts on: its `reception_today()` (sql/004_clock.sql) is
+    /// pinned to it, so no test depends on the day it runs. A test that needs another day sets
+    /// it with `ReceptionClock.fix(today:on:)`.
+    public static let today = CalendarDay(year: 2026, month: 11, day: 26)!
+
     /// A connection to the test server's maintenance database.
     public static func connect() async throws -> Connection {
         try await Connection.connect(try serverURL(), applicationName: "reception-tests")
@@ -124,6 +129,7 @@ actor TemplateCache {
         do {
             let connection = try await Connection.connect(TestDatabase.url(server, database: building))
             try await migrator.migrate(on: connection)
+            try await connection.execute("UPDATE reception_settings SET fixed_today = \(TestDatabase.today)")
         }
         let quotedName = try await admin.quoteIdentifier(name)
         // The migrating connection's server process may take a moment to go away.
