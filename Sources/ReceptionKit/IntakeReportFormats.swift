@@ -26,15 +26,19 @@ extension IntakeReport {
         return ""
     }
 
+    /// Names and codes as shown on a terminal: officers type them, so control characters and
+    /// bidi overrides appear escaped, and the column widths count the escaped text.
+    static func label(_ m: Municipality) -> String { TerminalText.escaped(m.name + note(m)) }
+
     public func renderTable() -> String {
         var lines: [String] = ["Intake \(period) — placed against quota (█ placed, ▒ proposed, ░ free)", ""]
-        let name = max(12, (municipalities.map { ($0.name + IntakeReport.note($0)).count }.max() ?? 0))
+        let name = max(12, (municipalities.map { IntakeReport.label($0).count }.max() ?? 0))
         func pad(_ text: String, _ width: Int, right: Bool = true) -> String {
             let padding = String(repeating: " ", count: max(0, width - text.count))
             return right ? padding + text : text + padding
         }
         func row(_ m: Municipality, bar: Bool) -> String {
-            [pad(m.code, 4, right: false), pad(m.name + IntakeReport.note(m), name, right: false),
+            [pad(TerminalText.escaped(m.code), 4, right: false), pad(IntakeReport.label(m), name, right: false),
              pad(String(m.personsQuota), 6), pad(String(m.placedPersons), 7), pad(String(m.placedHouseholds), 10),
              pad(String(m.proposedPersons), 8), pad(String(m.placedChildren), 8), pad(String(m.placedWithSpecialNeeds), 6),
              pad(String(m.forcedPlacements), 6), pad(IntakeReport.percent(m.fillRate), 5),
@@ -53,7 +57,10 @@ extension IntakeReport {
         lines.append("QUOTA: persons quota. PLACED/HOUSEHOLDS: confirmed placements. PROPOSED: persons in proposals awaiting a decision.")
         lines.append("CHILDREN: placed members under 18. NEEDS: placed households with a special need. FILL: placed / quota.")
         let dimensionRows = municipalities.flatMap { m in
-            m.dimensions.map { d in [m.code, d.dimension, String(d.quota), String(d.used), String(d.forced), String(d.free)] }
+            m.dimensions.map { d in
+                [TerminalText.escaped(m.code), TerminalText.escaped(d.dimension), String(d.quota), String(d.used),
+                 String(d.forced), String(d.free)]
+            }
         }
         if !dimensionRows.isEmpty {
             lines.append("")
@@ -73,40 +80,39 @@ extension IntakeReport {
     }
 
     /// One row per municipality; capacity as `<dimension>_quota`, `_used`, `_forced` columns.
+    /// Text cells (headers, code, name) are neutralized against formula injection; the
+    /// numbers are the report's own and written as numbers (see `CSVCell`).
     public func renderCSV() -> String {
         let dimensionNames = Array(Set(municipalities.flatMap { $0.dimensions.map(\.dimension) })).sorted()
         var header = ["period", "code", "name", "active", "persons_quota", "placed_persons", "placed_households",
                       "proposed_persons", "proposed_households", "placed_children", "placed_with_special_needs",
                       "forced_placements", "fill_rate"]
         for name in dimensionNames { header += ["\(name)_quota", "\(name)_used", "\(name)_forced"] }
-        var lines = [header.map(Self.csvField).joined(separator: ",")]
+        var lines = [CSVCell.record(header.map(CSVCell.text))]
         for m in municipalities {
-            var cells = [String(period), m.code, m.name, m.active ? "true" : "false", String(m.personsQuota),
-                         String(m.placedPersons), String(m.placedHouseholds), String(m.proposedPersons),
-                         String(m.proposedHouseholds), String(m.placedChildren), String(m.placedWithSpecialNeeds),
-                         String(m.forcedPlacements), m.fillRate.map { String(format: "%.4f", $0) } ?? ""]
+            var cells: [CSVCell] = [
+                .integer(period), .text(m.code), .text(m.name), .text(m.active ? "true" : "false"),
+                .integer(m.personsQuota), .integer(m.placedPersons), .integer(m.placedHouseholds),
+                .integer(m.proposedPersons), .integer(m.proposedHouseholds), .integer(m.placedChildren),
+                .integer(m.placedWithSpecialNeeds), .integer(m.forcedPlacements),
+                m.fillRate.map { CSVCell.decimal($0, fractionDigits: 4) } ?? .empty,
+            ]
             for name in dimensionNames {
                 if let d = m.dimensions.first(where: { $0.dimension == name }) {
-                    cells += [String(d.quota), String(d.used), String(d.forced)]
+                    cells += [.integer(d.quota), .integer(d.used), .integer(d.forced)]
                 } else {
-                    cells += ["", "", ""]
+                    cells += [.empty, .empty, .empty]
                 }
             }
-            lines.append(cells.map(Self.csvField).joined(separator: ","))
+            lines.append(CSVCell.record(cells))
         }
         return lines.joined(separator: "\r\n") + "\r\n"
     }
 
-    static func csvField(_ text: String) -> String {
-        // A leading = + - @ would make a spreadsheet evaluate a name as a formula.
-        var value = text
-        if let first = value.first, "=+-@".contains(first), Int(value) == nil { value = "'" + value }
-        guard value.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return value }
-        return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-    }
-
+    /// Also escapes what `TerminalText` does: the page may be printed to a terminal (no
+    /// --output), and a bidi override in a name would reorder the page a council reads.
     static func html(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+        TerminalText.escaped(text).replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
             .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
             .replacingOccurrences(of: "'", with: "&#39;")
     }

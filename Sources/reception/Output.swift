@@ -1,32 +1,16 @@
 import Foundation
+import ReceptionKit
 
-/// A plain-text table for people: left-aligned columns, a header, a rule.
-struct TextTable {
-    var headers: [String]
-    var rows: [[String]]
-    /// Columns whose values are right-aligned (numbers).
-    var numericColumns: Set<Int> = []
-
-    func render() -> String {
-        var widths = headers.map(\.count)
-        for row in rows {
-            for (index, cell) in row.enumerated() where index < widths.count {
-                widths[index] = max(widths[index], cell.count)
-            }
-        }
-        func line(_ cells: [String]) -> String {
-            cells.enumerated().map { index, cell in
-                let padding = String(repeating: " ", count: max(0, widths[index] - cell.count))
-                return numericColumns.contains(index) ? padding + cell : cell + padding
-            }.joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
-        }
-        var lines = [line(headers), widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")]
-        lines += rows.map(line)
-        return lines.joined(separator: "\n")
-    }
-}
+/// A plain-text table for people. It lives in ReceptionKit, where its escaping of stored text
+/// is tested; the name stays so that the commands need no import of their own.
+typealias TextTable = TerminalTable
 
 /// JSON for scripts: stable key order, ISO dates, one document on stdout.
+///
+/// Not escaped like the text output, and need not be: the encoder writes every C0 control
+/// (ESC included) as `\u001b` and the like, so no control byte reaches a terminal that shows
+/// the JSON. DEL, C1 controls and bidi overrides pass through as the UTF-8 text they are: a
+/// script reads them as stored.
 enum JSONOutput {
     static func print<T: Encodable>(_ value: T) throws {
         let encoder = JSONEncoder()
