@@ -120,13 +120,15 @@ public struct CalendarDay: Hashable, Comparable, Sendable, CustomStringConvertib
         self.init(year: y, month: m, day: d)
     }
 
-    /// The UTC calendar day of an instant. Not "today": Reception's today is the database's
-    /// date in the cooperation's time zone (ReceptionKit's ReceptionClock).
-    public static func today(now: Date) -> CalendarDay {
-        var seconds = time_t(now.timeIntervalSince1970.rounded(.down))
+    /// The day `days` later (earlier when negative), nil outside years 1 to 9999. There is no
+    /// "today" here on purpose: Reception's today is the database's date in the cooperation's
+    /// time zone (ReceptionKit's ReceptionClock), never the host's.
+    public func adding(days: Int) -> CalendarDay? {
+        guard abs(days) <= 3_700_000 else { return nil }
+        var seconds = time_t(date.timeIntervalSince1970.rounded(.down)) + time_t(days) * 86_400
         var parts = tm()
-        gmtime_r(&seconds, &parts)
-        return CalendarDay(year: Int(parts.tm_year) + 1900, month: Int(parts.tm_mon) + 1, day: Int(parts.tm_mday))!
+        guard gmtime_r(&seconds, &parts) != nil else { return nil }
+        return CalendarDay(year: Int(parts.tm_year) + 1900, month: Int(parts.tm_mon) + 1, day: Int(parts.tm_mday))
     }
 
     /// Midnight UTC of this day.

@@ -48,6 +48,12 @@ public enum CaseImport {
         case .csv: readCSV(data, rules: rules)
         case .json: CaseImportJSON.read(data, rules: rules)
         }
+        // A file of no cases is most likely the wrong file, or one cut short: an import that
+        // registers nothing and succeeds would hide that.
+        if contents.count == 0 && contents.problems.isEmpty {
+            let shape = format == .csv ? "a header row and no rows" : "an empty array"
+            contents.problems.append(ValidationProblem(.file, field: "", reason: "no cases in the file (\(shape))"))
+        }
         contents.problems = sorted(contents.problems + duplicateReferences(contents.references))
         return contents
     }
@@ -126,11 +132,12 @@ public enum CaseImport {
         var problems: [ValidationProblem] = []
         first.reserveCapacity(references.count)
         for (reference, location) in references {
-            if let earlier = first[reference] {
+            let key = CaseReference.key(reference)
+            if let earlier = first[key] {
                 problems.append(ValidationProblem(location, field: referenceField(location),
-                    reason: "\(reference) appears twice in the file, also \(describe(earlier))"))
+                    reason: "\(reference) appears twice in the file (references ignore case), also \(describe(earlier))"))
             } else {
-                first[reference] = location
+                first[key] = location
             }
         }
         return problems

@@ -11,8 +11,8 @@ import Postgres
 ///
 /// `ref` may stand for `id` and `ages: [34, 9]` for `members`. Without `arrived`, a
 /// `waiting_days` (as in an instance) dates the arrival back from today; with neither, it is
-/// today. Unknown keys are refused rather than ignored: a misspelt `excluded` must not let a
-/// household be placed where it must never go.
+/// today. Unknown keys are refused rather than ignored, and so is a key given twice: a misspelt
+/// or repeated `excluded` must not let a household be placed where it must never go.
 enum CaseImportJSON {
     static let keys: Set<String> = ["id", "ref", "members", "ages", "needs", "language", "occupations",
                                     "family_ties", "preferences", "excluded", "arrived", "waiting_days"]
@@ -20,10 +20,10 @@ enum CaseImportJSON {
     static func read(_ data: [UInt8], rules: CaseRules) -> CaseImport.Contents {
         var contents = CaseImport.Contents()
         let root: JSONTree
-        do {
+        do throws(JSONReader.SyntaxError) {
             root = try JSONReader.parse(data)
         } catch {
-            contents.problems.append(ValidationProblem(.file, field: "", reason: "not valid JSON: \(error)"))
+            contents.problems.append(problem(for: error))
             return contents
         }
         guard case .array(let elements) = root else {
@@ -42,6 +42,38 @@ enum CaseImportJSON {
             }
         }
         return contents
+    }
+
+    /// A key given twice in a case is reported at that case, like its other problems; any other
+    /// error is the file's.
+    static func problem(for error: JSONReader.SyntaxError) -> ValidationProblem {
+        if error.duplicateKey != nil, case .index(let element)? = error.path.first, error.path.count > 1 {
+            return ValidationProblem(.element(element), field: JSONReader.text(error.path.dropFirst()),
+                reason: "is given twice; a key may appear once in an object (line \(error.line), column \(error.column))")
+        }
+        return ValidationProblem(.file, field: "", reason: "not valid JSON: \(error)")
+    }
+
+    /// A JSON number as a whole number, or why it is not one; each field checks its own range.
+    enum WholeNumber {
+        case whole(Int)
+        /// Such as 9.5.
+        case fraction(Double)
+        /// Beyond every Int (1e20, or 1e400, which reads as infinity): out of any field's range.
+        /// Never quoted in a problem: it may be someone's age, and `inf` would say nothing.
+        case outOfRange
+        /// A string, an array, ...: not a number at all.
+        case notANumber
+
+        init(_ value: JSONTree) {
+            switch value {
+            case .integer(let number): self = .whole(number)
+            // The reader makes every whole number that fits an Int an .integer, so a whole
+            // .number is one that does not fit.
+            case .number(let number): self = number.isFinite && number.rounded() != number ? .fraction(number) : .outOfRange
+            default: self = .notANumber
+            }
+        }
     }
 
     static func validate(_ element: JSONTree, index: Int, rules: CaseRules,
@@ -77,12 +109,14 @@ enum CaseImportJSON {
         // Members
         var ages: [Int] = []
         func age(_ value: JSONTree, at path: String) {
-            switch value {
-            case .integer(let age):
+            switch WholeNumber(value) {
+            case .whole(let age):
                 if let reason = CaseFieldRules.age(age) { problem(path, reason) } else { ages.append(age) }
-            case .number(let number):
+            case .fraction(let number):
                 problem(path, "\(number) is not a whole number of years")
-            default:
+            case .outOfRange:
+                problem(path, ValidationProblem.mustBeBetween(CaseFieldRules.ageRange))
+            case .notANumber:
                 problem(path, "expected a whole number of years, found \(value.kind)")
             }
         }
@@ -119,15 +153,20 @@ enum CaseImportJSON {
         switch object["needs"] {
         case nil, .null?: break
         case .object(let fields)?:
-            for name in fields.keys.sorted() {
+            for (name, value) in fields.sorted(by: { $0.key < $1.key }) {
                 let path = "needs.\(name)"
                 if let reason = CaseFieldRules.needName(name, rules: rules) { problem(path, reason); continue }
-                guard case .integer(let units) = fields[name]! else {
-                    problem(path, "expected a whole number of units, found \(fields[name]!.kind)")
-                    continue
+                switch WholeNumber(value) {
+                case .whole(let units):
+                    if let reason = CaseFieldRules.units(units, of: name) { problem(path, reason); continue }
+                    needs.append(NewCase.Need(dimension: name, units: units))
+                case .fraction:
+                    problem(path, "is not a whole number of units (a need has 1 to 1000)")
+                case .outOfRange:
+                    problem(path, ValidationProblem.mustBeBetween(CaseFieldRules.unitsRange))
+                case .notANumber:
+                    problem(path, "expected a whole number of units, found \(value.kind)")
                 }
-                if let reason = CaseFieldRules.units(units, of: name) { problem(path, reason); continue }
-                needs.append(NewCase.Need(dimension: name, units: units))
             }
         case let other?:
             problem("needs", "expected an object such as {\"trauma_care\": 1}, found \(other.kind)")
@@ -167,28 +206,45 @@ enum CaseImportJSON {
         let preferences = strings("preferences", rule: CaseFieldRules.municipalityCode)
         let excluded = strings("excluded", rule: CaseFieldRules.municipalityCode)
 
-        // Arrival
+        // Arrival: a date, or days of waiting counted back from today.
         var arrivedOn = rules.today
-        switch (object["arrived"], object["waiting_days"]) {
-        case (.string(let text)?, _):
+        func given(_ key: String) -> JSONTree? {
+            if case .null? = object[key] { return nil }
+            return object[key]
+        }
+        let arrived = given("arrived")
+        let waitingDays = given("waiting_days")
+        if arrived != nil && waitingDays != nil {
+            problem("waiting_days", "give arrived or waiting_days, not both")
+        }
+        switch arrived {
+        case nil: break
+        case .string(let text)?:
             if let day = CaseFieldRules.day(text) {
                 arrivedOn = day
                 if let reason = CaseFieldRules.arrival(day, today: rules.today) { problem("arrived", reason) }
             } else {
                 problem("arrived", "\(CaseFieldRules.quoted(text)) is not a date (YYYY-MM-DD)")
             }
-        case (nil, .integer(let days)?), (.null?, .integer(let days)?):
-            if days < 0 { problem("waiting_days", "\(days) is negative") }
-            else { arrivedOn = CalendarDay.today(now: rules.today.date.addingTimeInterval(-Double(days) * 86_400)) }
-            if let reason = CaseFieldRules.arrival(arrivedOn, today: rules.today) { problem("waiting_days", reason) }
-        case (nil, nil), (.null?, nil), (nil, .null?), (.null?, .null?):
-            break
-        case (let value?, _) where value != .null:
-            problem("arrived", "expected a date string (YYYY-MM-DD), found \(value.kind)")
-        case (_, let value?):
-            problem("waiting_days", "expected a whole number of days, found \(value.kind)")
-        default:
-            break
+        case let other?:
+            problem("arrived", "expected a date string (YYYY-MM-DD), found \(other.kind)")
+        }
+        if let waitingDays, arrived == nil {
+            // Checked before any date arithmetic: 800000 days back is before year 1, which no
+            // calendar day holds, and a larger one overflows the time_t that CalendarDay converts to.
+            let longest = max(0, CaseFieldRules.earliestArrival.days(until: rules.today))
+            let range = 0...longest
+            switch WholeNumber(waitingDays) {
+            case .whole(let days) where range.contains(days):
+                arrivedOn = rules.today.adding(days: -days) ?? CaseFieldRules.earliestArrival
+                if let reason = CaseFieldRules.arrival(arrivedOn, today: rules.today) { problem("waiting_days", reason) }
+            case .whole, .outOfRange:
+                problem("waiting_days", "\(ValidationProblem.mustBeBetween(range)) (an arrival from 1990-01-01 to today)")
+            case .fraction:
+                problem("waiting_days", "is not a whole number of days")
+            case .notANumber:
+                problem("waiting_days", "expected a whole number of days, found \(waitingDays.kind)")
+            }
         }
 
         guard problems.count == before else { return nil }

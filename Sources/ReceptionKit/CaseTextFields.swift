@@ -87,7 +87,11 @@ public struct CaseTextFields: Sendable, Equatable {
         } else {
             for item in ageItems {
                 guard let age = Int(item) else {
-                    problem(.ages, "\(CaseFieldRules.quoted(String(item))) is not a whole number of years")
+                    if Self.isInteger(item) {
+                        problem(.ages, ValidationProblem.mustBeBetween(CaseFieldRules.ageRange))
+                    } else {
+                        problem(.ages, "\(CaseFieldRules.quoted(String(item))) is not a whole number of years")
+                    }
                     continue
                 }
                 if let reason = CaseFieldRules.age(age) { problem(.ages, reason) } else { ages.append(age) }
@@ -102,7 +106,11 @@ public struct CaseTextFields: Sendable, Equatable {
             var units = 1
             if parts.count == 2 {
                 guard let parsed = Int(Self.trim(parts[1])) else {
-                    problem(.needs, "\(CaseFieldRules.quoted(String(item))) is not name or name:units (e.g. accessible_dwellings:1)")
+                    if Self.isInteger(Self.trim(parts[1])) {
+                        problem(.needs, "the units of \(CaseFieldRules.quoted(name)) \(ValidationProblem.mustBeBetween(CaseFieldRules.unitsRange))")
+                    } else {
+                        problem(.needs, "\(CaseFieldRules.quoted(String(item))) is not name or name:units (e.g. accessible_dwellings:1)")
+                    }
                     continue
                 }
                 units = parsed
@@ -165,6 +173,14 @@ public struct CaseTextFields: Sendable, Equatable {
             }
             index = utf8.index(after: index)
         }
+    }
+
+    /// Digits with an optional sign: a whole number, also one too large for an Int, which
+    /// `Int(_:)` refuses just as it refuses "x".
+    static func isInteger(_ text: Substring) -> Bool {
+        var digits = text.utf8[...]
+        if let sign = digits.first, sign == UInt8(ascii: "-") || sign == UInt8(ascii: "+") { digits = digits.dropFirst() }
+        return !digits.isEmpty && digits.allSatisfy(CaseFieldRules.isDigit)
     }
 
     /// ASCII spaces, tabs and line breaks off both ends. Byte-wise, not Foundation's

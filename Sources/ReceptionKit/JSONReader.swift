@@ -8,7 +8,51 @@ public enum JSONReader {
         public let line: Int
         public let column: Int
         public let reason: String
-        public var description: String { "\(reason) at line \(line), column \(column)" }
+        /// Where in the document the reader was, outermost first: `[3].members[1]`.
+        public internal(set) var path: [PathComponent] = []
+        /// The key, when the error is a key given twice in one object. Not a syntax error to
+        /// every reader, but refused here: keeping either value would silently drop the other,
+        /// and `"excluded": ["2460"], "excluded": []` would drop an exclusion.
+        public internal(set) var duplicateKey: String?
+
+        init(line: Int, column: Int, reason: String) {
+            self.line = line
+            self.column = column
+            self.reason = reason
+        }
+
+        /// Syntax errors are found by line and column, as an editor shows them; a key given twice
+        /// also by its path, as one line may hold many objects.
+        public var description: String {
+            let place = "at line \(line), column \(column)"
+            return duplicateKey == nil ? "\(reason) \(place)" : "\(JSONReader.text(path)): \(reason) \(place)"
+        }
+
+        /// The same error, one level further out in the document.
+        func inside(_ component: PathComponent) -> SyntaxError {
+            var outer = self
+            outer.path.insert(component, at: 0)
+            return outer
+        }
+    }
+
+    /// One step of a path into a document: a key of an object, or a position in an array.
+    public enum PathComponent: Sendable, Equatable {
+        case key(String)
+        case index(Int)
+    }
+
+    /// `[3].members[1].age`, the way problem reports write paths: keys joined by dots, positions
+    /// in brackets.
+    public static func text(_ path: some Sequence<PathComponent>) -> String {
+        var text = ""
+        for component in path {
+            switch component {
+            case .key(let key): text += text.isEmpty ? key : ".\(key)"
+            case .index(let index): text += "[\(index)]"
+            }
+        }
+        return text
     }
 
     public static func parse(_ bytes: [UInt8]) throws(SyntaxError) -> JSONTree {
@@ -83,12 +127,24 @@ public enum JSONReader {
             while true {
                 skipWhitespace()
                 guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a key in double quotes") }
+                let keyStart = index
                 let key = try string()
                 skipWhitespace()
                 guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected : after a key") }
                 index += 1
                 skipWhitespace()
-                members[key] = try value(depth: depth + 1)
+                let member: JSONTree
+                do throws(SyntaxError) {
+                    member = try value(depth: depth + 1)
+                } catch {
+                    throw error.inside(.key(key))
+                }
+                // One hash lookup for the common case; the error is rare.
+                if members.updateValue(member, forKey: key) != nil {
+                    var duplicate = self.error("the key is given twice in one object", at: keyStart)
+                    duplicate.duplicateKey = key
+                    throw duplicate.inside(.key(key))
+                }
                 skipWhitespace()
                 guard index < bytes.count else { throw error("unexpected end of the file in an object") }
                 if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
@@ -104,7 +160,11 @@ public enum JSONReader {
             if index < bytes.count && bytes[index] == UInt8(ascii: "]") { index += 1; return .array(elements) }
             while true {
                 skipWhitespace()
-                elements.append(try value(depth: depth + 1))
+                do throws(SyntaxError) {
+                    elements.append(try value(depth: depth + 1))
+                } catch {
+                    throw error.inside(.index(elements.count))
+                }
                 skipWhitespace()
                 guard index < bytes.count else { throw error("unexpected end of the file in an array") }
                 if bytes[index] == UInt8(ascii: ",") { index += 1; continue }

@@ -168,8 +168,8 @@ public enum CaseFieldRules {
 
     public static func arrival(_ day: CalendarDay, today: CalendarDay) -> String? {
         if day < earliestArrival { return "\(day) is before 1990-01-01" }
-        // A day of slack: an officer in Sweden is up to two hours ahead of UTC.
-        if today.days(until: day) > 1 { return "\(day) is in the future" }
+        // `today` is the cooperation's own date (ReceptionClock), so no slack is needed.
+        if day > today { return "\(day) is in the future" }
         return nil
     }
 

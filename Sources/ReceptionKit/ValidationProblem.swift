@@ -50,6 +50,15 @@ public struct ValidationProblem: Sendable, Equatable, Encodable, CustomStringCon
     }
 }
 
+extension ValidationProblem {
+    /// `must be between 0 and 120`: the reason for a number far outside a field's range (beyond
+    /// any Int, or infinite), naming the range alone: the number says nothing an officer needs,
+    /// and may be someone's age.
+    static func mustBeBetween(_ range: ClosedRange<Int>) -> String {
+        "must be between \(range.lowerBound) and \(range.upperBound)"
+    }
+}
+
 /// Input with problems, all of them, not the first only. Nothing was written.
 public struct InvalidInput: Error, Sendable, CustomStringConvertible {
     public let problems: [ValidationProblem]

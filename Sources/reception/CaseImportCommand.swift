@@ -4,6 +4,9 @@ import Postgres
 import ReceptionKit
 
 struct CaseImportCommand: AsyncParsableCommand {
+    /// `64 MiB`, the largest file an import reads (ImportFile.maxBytes).
+    static let sizeLimit = ImportFile.describe(bytes: ImportFile.maxBytes)
+
     static let configuration = CommandConfiguration(
         commandName: "import",
         abstract: "Register the arrivals of a CSV or JSON file, all or nothing.",
@@ -26,22 +29,31 @@ struct CaseImportCommand: AsyncParsableCommand {
                 "needs": {"trauma_care": 1}, "language": "ar", "family_ties": ["2480"],
                 "preferences": ["2480"], "excluded": ["2284"], "arrived": "2026-11-02"}]
 
+            A file with no cases (a header and no rows, an empty array) is refused, and so
+            is a JSON object that gives a key twice. A file larger than \(CaseImportCommand.sizeLimit) is
+            refused before it is read: split it. The file may be /dev/stdin (give
+            --format); reading stops once past \(CaseImportCommand.sizeLimit).
+
             A reference that is already registered is an error, unless --skip-existing
             leaves such cases out (to re-run an import that was partly done by hand). A
             need that is not a capacity dimension yet is an error (a likely typo),
             unless --new-needs registers it; no municipality has capacity for it until a
             quota is set.
 
+            Exit codes: 0 registered; 65 the file has problems, holds no cases or is
+            larger than \(CaseImportCommand.sizeLimit) (each problem is listed; nothing was written); 66 the
+            file cannot be read; 69 the database cannot be reached; 75 a case of the
+            file was registered by someone else meanwhile (run it again).
+
             Example:
-              reception case import arrivals-2026-11.csv --officer "A. Lind"
+              reception case import arrivals-2026-11.csv
             """)
 
-    @Argument(help: "The file: .csv or .json.") var file: String
+    @Argument(help: ArgumentHelp("The file: .csv or .json, at most \(CaseImportCommand.sizeLimit).")) var file: String
     @Option(help: ArgumentHelp("csv or json; default from the file's extension.", valueName: "format"))
     var format: String?
     @Flag(help: "Leave out cases whose reference is already registered.") var skipExisting = false
     @Flag(help: "Register need names that are not yet capacity dimensions.") var newNeeds = false
-    @OptionGroup var officer: OfficerOptions
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var output: OutputOptions
 
@@ -60,15 +72,23 @@ struct CaseImportCommand: AsyncParsableCommand {
 
     func run() async throws {
         let format = try resolvedFormat()
-        guard let data = FileManager.default.contents(atPath: file) else {
-            throw CLIError("cannot read \(file)", exitCode: ExitCodes.noInput)
+        let data: [UInt8]
+        do throws(ImportFile.ReadError) {
+            data = try ImportFile.contents(atPath: file)
+        } catch {
+            switch error {
+            case .tooLarge:
+                try ProblemReport.fail(InvalidInput([ValidationProblem(.file, field: "", reason: error.description)]), json: output.json)
+            case .unreadable(let reason):
+                throw CLIError("cannot read \(file): \(reason)", exitCode: ExitCodes.noInput)
+            }
         }
         let progress = TerminalProgress()
         let database = try await connection.connect()
         let rules = try await CaseRules.load(on: database, acceptNewNeeds: newNeeds)
 
         progress.show("validating…")
-        let contents = CaseImport.read(Array(data), format: format, rules: rules)
+        let contents = CaseImport.read(data, format: format, rules: rules)
         progress.done()
         if !contents.problems.isEmpty {
             // Also the references registered already, so that one report has it all.
@@ -83,7 +103,7 @@ struct CaseImportCommand: AsyncParsableCommand {
         do {
             report = try await CaseRegistration.register(
                 contents.entries,
-                options: .init(officer: officer.resolved, skipExisting: skipExisting, registerNewNeeds: newNeeds),
+                options: .init(skipExisting: skipExisting, registerNewNeeds: newNeeds),
                 on: database,
                 progress: { written, total in
                     progress.show("writing… \(total == 0 ? 100 : written * 100 / total)%")

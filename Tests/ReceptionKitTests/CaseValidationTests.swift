@@ -42,19 +42,19 @@ struct CaseValidationTests {
             BAD-2,"30;
             x",,,,,,,
             BAD-3,30,tramua_care,Arabic,,,,,2026-13-01
-            BAD-1,20,,,,,,,
+            bad-1,20,,,,,,,
             BAD-5,20,,,,,2480,2480,
             BAD-6,20,,,,,,
             """)
         // Valid rows are kept, but any problem means the file is not written.
-        #expect(contents.entries.map(\.newCase.reference) == ["OK-1", "BAD-1"])
+        #expect(contents.entries.map(\.newCase.reference) == ["OK-1", "bad-1"])
         #expect(contents.problems.map(\.description) == [
             "line 3, field ages: -3 is not an age (0–120)",
             "line 4, field ages: \"x\" is not a whole number of years",
             "line 6, field needs: unknown need tramua_care (known: accessible_dwellings, trauma_care; --new-needs registers new ones)",
             "line 6, field language: \"Arabic\" is not a language code (ISO 639, e.g. ar, prs, ti)",
             "line 6, field arrived: \"2026-13-01\" is not a date (YYYY-MM-DD)",
-            "line 7, field ref: BAD-1 appears twice in the file, also on line 3",
+            "line 7, field ref: bad-1 appears twice in the file (references ignore case), also on line 3",
             "line 8, field preferences: 2480 is both preferred and excluded",
             "line 9: 8 fields, but the header has 9",
         ])
@@ -91,10 +91,12 @@ struct CaseValidationTests {
     }
 
     @Test func refusesArrivalsInTheFutureOrBefore1990() {
-        let contents = csv("ref,ages,arrived\nA,3,2026-12-24\nB,3,1989-12-31\nC,3,2026-11-27\n")
+        // Today (the rules' clock) is 2026-11-26: the next day is already in the future.
+        let contents = csv("ref,ages,arrived\nA,3,2026-12-24\nB,3,1989-12-31\nC,3,2026-11-26\nD,3,2026-11-27\n")
         #expect(contents.problems.map(\.description) == [
             "line 2, field arrived: 2026-12-24 is in the future",
             "line 3, field arrived: 1989-12-31 is before 1990-01-01",
+            "line 5, field arrived: 2026-11-27 is in the future",
         ])
         #expect(contents.entries.map(\.newCase.reference) == ["C"])
     }
@@ -117,7 +119,7 @@ struct CaseValidationTests {
             "[2].preferences[1]: expected a string, found a number",
             "[3]: expected a case object, found a string",
             "[4].members: a household has at least one member",
-            "[4].id: J-1 appears twice in the file, also at [0]",
+            "[4].id: J-1 appears twice in the file (references ignore case), also at [0]",
         ])
     }
 
