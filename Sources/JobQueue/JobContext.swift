@@ -38,9 +38,18 @@ public struct JobContext: Sendable {
         try await pool.withConnection(body)
     }
 
+    /// Locks the job's row for the rest of the caller's transaction, after checking that this
+    /// worker still holds it: the heartbeat skips the locked row (nobody can rescue it
+    /// meanwhile), so the transaction can end with `markSucceeded(in:)` and not be failed by
+    /// a lease extension. Call it as the transaction's first statement.
+    public func lock(in transaction: Connection) async throws {
+        let rows = try await transaction.query(JobStatements.lockOne(id: job.id, owner: owner))
+        guard !rows.isEmpty else { throw JobQueueError.leaseLost(jobID: job.id) }
+    }
+
     /// Marks the job succeeded inside the caller's transaction, for handlers that manage the
     /// transaction themselves: `try await context.markSucceeded(in: transaction)` as the
-    /// transaction's first statement. Prefer `complete`.
+    /// transaction's first statement, or after `lock(in:)`. Prefer `complete`.
     public func markSucceeded(in transaction: Connection) async throws {
         try await Self.markSucceeded(job: job.id, owner: owner, on: transaction)
         completion.mark()

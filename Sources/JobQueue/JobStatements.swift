@@ -53,7 +53,7 @@ enum JobStatements {
     static func claim(owner: String, lease: Duration, queues: [String], limit: Int) -> Query {
         if queues.count == 1 {
             return """
-                UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = \(owner),
+                UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = \(owner), claimed_by = session_user,
                     lease_expires_at = now() + \(lease.milliseconds)::float8 * interval '1 millisecond',
                     attempted_at = clock_timestamp()
                 WHERE id = ANY(ARRAY(
@@ -66,7 +66,7 @@ enum JobStatements {
                 """
         }
         return """
-            UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = \(owner),
+            UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = \(owner), claimed_by = session_user,
                 lease_expires_at = now() + \(lease.milliseconds)::float8 * interval '1 millisecond',
                 attempted_at = clock_timestamp()
             WHERE id = ANY(ARRAY(
@@ -86,6 +86,11 @@ enum JobStatements {
         UPDATE jobs SET state = 'succeeded', finished_at = now(), lease_expires_at = NULL
         WHERE id = ANY(\(ids)) AND state = 'running' AND lease_owner = \(owner)
         """
+    }
+
+    /// Locks a running job's row for the caller's transaction, if this worker still holds it.
+    static func lockOne(id: Int64, owner: String) -> Query {
+        "SELECT id FROM jobs WHERE id = \(id) AND state = 'running' AND lease_owner = \(owner) FOR UPDATE"
     }
 
     static func succeedOne(id: Int64, owner: String) -> Query {

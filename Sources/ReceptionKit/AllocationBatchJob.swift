@@ -28,8 +28,12 @@ public struct AllocationBatchJob: JobHandler {
         do {
             try await context.withConnection { connection -> Void in
                 try await connection.withTransaction(isolation: .repeatableRead, maxAttempts: 10) { transaction in
-                    try await context.markSucceeded(in: transaction)
+                    // The job stays running (and locked, so heartbeats pass it by) until the
+                    // end: the database lets the worker write a batch only while its login
+                    // holds the batch's job running (sql/008_privileges.sql).
+                    try await context.lock(in: transaction)
                     _ = try await BatchRun.run(batchID: arguments.batchID, on: transaction, logger: logger)
+                    try await context.markSucceeded(in: transaction)
                 }
             }
         } catch let error as ReceptionError {

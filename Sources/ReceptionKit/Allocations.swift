@@ -81,9 +81,8 @@ public enum Allocations {
     }
 
     /// Confirms proposals, all or none: one that is not a proposal refuses the whole call.
-    public static func confirm(ids: [Int], officer: String?, on connection: Connection) async throws -> [AllocationRecord] {
+    public static func confirm(ids: [Int], on connection: Connection) async throws -> [AllocationRecord] {
         try await connection.withTransaction { connection in
-            try await Officer.act(as: officer, on: connection)
             try await requireProposals(ids, verb: "confirm", on: connection)
             try await connection.execute("UPDATE allocations SET status = 'confirmed' WHERE id = ANY(\(ids)) AND status = 'proposed'")
             return try await find(ids: ids, on: connection)
@@ -91,10 +90,9 @@ public enum Allocations {
     }
 
     /// Rejects a proposal: its capacity is freed and its case is pending again.
-    public static func reject(id: Int, reason: String, officer: String?, on connection: Connection) async throws -> AllocationRecord {
+    public static func reject(id: Int, reason: String, on connection: Connection) async throws -> AllocationRecord {
         guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else { throw ReceptionError.invalid("a rejection needs a reason") }
         return try await connection.withTransaction { connection in
-            try await Officer.act(as: officer, on: connection)
             try await requireProposals([id], verb: "reject", on: connection)
             try await connection.execute("UPDATE allocations SET status = 'rejected', decision_reason = \(reason) WHERE id = \(id)")
             return try await find(ids: [id], on: connection)[0]
@@ -107,13 +105,15 @@ public enum Allocations {
     /// `force` places past capacity and is recorded as forced. Exclusions and inactive
     /// municipalities are hard rules even when forced.
     public static func override(
-        caseReference: String, to municipality: String, period: Int?, reason: String, force: Bool,
-        officer: String?, on connection: Connection
+        caseReference: String, to municipality: String, period: Int?, reason: String, force: Bool, on connection: Connection
     ) async throws -> AllocationRecord {
         guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else { throw ReceptionError.invalid("an override needs a reason") }
         return try await connection.withTransaction { connection in
-            try await Officer.act(as: officer, on: connection)
-            let cases = try await connection.query("SELECT id, status FROM cases WHERE reference = \(caseReference) FOR UPDATE")
+            // No lock here (officers may not lock case rows): the allocation trigger locks the
+            // case and re-checks everything; a batch proposing meanwhile makes this fail cleanly.
+            let cases = try await connection.query("""
+                SELECT id, status FROM cases WHERE upper(btrim(reference)) = \(CaseReference.key(caseReference))
+                """)
             guard let found = cases.first else { throw ReceptionError.notFound("no case with reference \(caseReference)") }
             let caseID = try found.decode("id", as: Int.self)
             if try found.decode("status", as: String.self) == "withdrawn" {

@@ -44,6 +44,8 @@ public struct BatchSummary: Codable, Sendable, Equatable {
 /// capacity row that this one read, the database raises a serialization failure and the whole
 /// batch runs again on fresh numbers, so two batches at once never overbook.
 public enum BatchRun {
+    /// The job kind and its arguments; sql/008_privileges.sql's request_batch() creates such
+    /// jobs, so the two must agree (the tests through receptiond would fail otherwise).
     public static let jobKind = "allocation-batch"
 
     public struct Arguments: Codable, Sendable {

@@ -54,27 +54,22 @@ public enum Batches {
     /// Records a batch and enqueues the job that runs it, in one transaction: a batch without
     /// its job (or the reverse) cannot exist.
     public static func request(
-        period: Int, municipalities: [String]?, timeLimit: Double, dryRun: Bool, officer: String?,
+        period: Int, municipalities: [String]?, timeLimit: Double, dryRun: Bool,
         on connection: Connection
     ) async throws -> BatchRecord {
         try await connection.withTransaction { connection in
-            try await Officer.act(as: officer, on: connection)
             if let municipalities, !municipalities.isEmpty {
                 let known = try await connection.query("SELECT code FROM municipalities WHERE code = ANY(\(municipalities))")
                 let found = Set(try known.map { try $0.decode("code", as: String.self) })
                 let unknown = municipalities.filter { !found.contains($0) }
                 if !unknown.isEmpty { throw ReceptionError.notFound("no municipality with code \(unknown.joined(separator: ", "))") }
             }
-            var settings: [String: JSONSetting] = ["time_limit": .number(timeLimit)]
-            if let municipalities, !municipalities.isEmpty { settings["municipalities_requested"] = .list(municipalities) }
+            // The database creates the batch and its job together (sql/008_privileges.sql): an
+            // officer cannot insert jobs or repoint a batch's job.
             let rows = try await connection.query("""
-                INSERT INTO batches (period, dry_run, summary) VALUES (\(period), \(dryRun), \(JSONValue(settings)))
-                RETURNING id
+                SELECT request_batch(\(period)::int, \(dryRun), \(timeLimit), \(municipalities ?? [])) AS id
                 """)
-            let id = try rows[0].decode("id", as: Int.self)
-            let job = try await connection.enqueue(try NewJob(kind: BatchRun.jobKind, arguments: BatchRun.Arguments(batchID: id), maxAttempts: 5))
-            try await connection.execute("UPDATE batches SET job_id = \(job.id) WHERE id = \(id)")
-            return try await find(id, on: connection)
+            return try await find(try rows[0].decode("id", as: Int.self), on: connection)
         }
     }
 
@@ -108,24 +103,6 @@ public enum Batches {
                 lastReport = now
             }
             try await Task.sleep(for: .milliseconds(100))
-        }
-    }
-
-    enum JSONSetting: Codable, Sendable {
-        case number(Double)
-        case list([String])
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.singleValueContainer()
-            switch self {
-            case .number(let value): try container.encode(value)
-            case .list(let values): try container.encode(values)
-            }
-        }
-
-        init(from decoder: any Decoder) throws {
-            let container = try decoder.singleValueContainer()
-            if let value = try? container.decode(Double.self) { self = .number(value) } else { self = .list(try container.decode([String].self)) }
         }
     }
 

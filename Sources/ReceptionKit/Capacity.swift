@@ -83,14 +83,13 @@ public enum Capacity {
     /// Unknown dimensions are refused unless `registerNewDimensions`.
     @discardableResult
     public static func set(municipality code: String, period: Int, quotas: [QuotaAssignment],
-                           registerNewDimensions: Bool = false, officer: String? = nil,
+                           registerNewDimensions: Bool = false,
                            on connection: Connection) async throws -> [CapacityLine] {
         guard periods.contains(period) else {
             throw InvalidInput([ValidationProblem(.arguments, field: "period", reason: "\(period) is not a year from 2000 to 2100")])
         }
         do {
             return try await connection.withTransaction { connection in
-                try await Officer.act(as: officer, on: connection)
                 guard try await !connection.query("SELECT 1 FROM municipalities WHERE code = \(code)").isEmpty else {
                     throw ReceptionError.notFound("no municipality with code \(code)")
                 }
@@ -134,7 +133,7 @@ public enum Capacity {
         }
         let rows = try await connection.query("""
             SELECT c.municipality_code, m.name, m.active, c.period, c.dimension, c.quota, c.used, c.forced
-            FROM capacity c JOIN municipalities m ON m.code = c.municipality_code
+            FROM capacity_overview c JOIN municipalities m ON m.code = c.municipality_code
             WHERE (\(period)::int IS NULL OR c.period = \(period))
               AND (\(code)::text IS NULL OR c.municipality_code = \(code))
             ORDER BY c.municipality_code, c.period, c.dimension

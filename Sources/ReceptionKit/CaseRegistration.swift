@@ -9,8 +9,6 @@ import Postgres
 /// staging table joined on reference, which spares reading a hundred thousand ids back.
 public enum CaseRegistration {
     public struct Options: Sendable {
-        /// Recorded as the actor of every audit event; nil means the database user.
-        public var officer: String?
         /// Leave out cases whose reference is already registered instead of refusing the file.
         public var skipExisting: Bool
         /// Register need names that are not yet dimensions (else they are validation errors).
@@ -18,8 +16,7 @@ public enum CaseRegistration {
         /// Rows per COPY statement; progress is reported after each.
         public var chunkSize: Int
 
-        public init(officer: String? = nil, skipExisting: Bool = false, registerNewNeeds: Bool = false, chunkSize: Int = 20_000) {
-            self.officer = officer
+        public init(skipExisting: Bool = false, registerNewNeeds: Bool = false, chunkSize: Int = 20_000) {
             self.skipExisting = skipExisting
             self.registerNewNeeds = registerNewNeeds
             self.chunkSize = chunkSize
@@ -45,7 +42,6 @@ public enum CaseRegistration {
         progress: (@Sendable (_ written: Int, _ total: Int) -> Void)? = nil
     ) async throws -> Report {
         try await connection.withTransaction { connection in
-            try await Officer.act(as: options.officer, on: connection)
 
             // References that exist already. Locking is not needed: the unique constraint
             // catches one registered meanwhile, and the whole transaction then fails.
@@ -149,10 +145,16 @@ public enum CaseRegistration {
         }
     }
 
+    /// The given references that are registered already, as given. References compare
+    /// case-insensitively (the database's cases_reference_normalized): MIG-2026-1 and
+    /// mig-2026-1 are one dossier.
     static func registeredReferences(_ references: [String], on connection: Connection) async throws -> Set<String> {
         guard !references.isEmpty else { return [] }
-        return Set(try await connection.query("SELECT reference FROM cases WHERE reference = ANY(\(references))")
-            .map { try $0.decode("reference", as: String.self) })
+        let keys = Set(try await connection.query("""
+            SELECT upper(btrim(reference)) AS key FROM cases
+            WHERE upper(btrim(reference)) = ANY(\(references.map(CaseReference.key)))
+            """).map { try $0.decode("key", as: String.self) })
+        return Set(references.filter { keys.contains(CaseReference.key($0)) })
     }
 
     /// Registers one case (`case add`).

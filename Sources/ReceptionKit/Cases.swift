@@ -109,7 +109,7 @@ public enum Cases {
                    array_agg(cn.units ORDER BY cn.dimension) AS units
             FROM case_needs cn WHERE cn.case_id = c.id
         ) n ON true
-        WHERE (\(reference)::text IS NULL OR c.reference = \(reference))
+        WHERE (\(reference)::text IS NULL OR upper(btrim(c.reference)) = \(reference.map(CaseReference.key)))
           AND (\(status)::text IS NULL OR c.status = \(status))
           AND (\(municipality)::text IS NULL OR a.municipality_code = \(municipality))
         ORDER BY c.arrived_on, c.id
@@ -160,19 +160,17 @@ public enum Cases {
 
     /// Withdraws a case: it will never be placed (the database refuses allocations for it),
     /// and its active allocation, if any, is cancelled and its capacity released.
-    public static func withdraw(_ reference: String, reason: String, officer: String? = nil,
+    public static func withdraw(_ reference: String, reason: String,
                                 on connection: Connection) async throws -> CaseRecord {
         let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !reason.isEmpty else { throw ReceptionError.invalid("a withdrawal needs a reason (--reason)") }
         return try await connection.withTransaction { connection in
-            try await Officer.act(as: officer, on: connection)
-            let rows = try await connection.query("SELECT id, status FROM cases WHERE reference = \(reference) FOR UPDATE")
-            guard let row = rows.first else { throw ReceptionError.notFound("no case with reference \(reference)") }
-            if try row.decode("status", as: String.self) == "withdrawn" {
-                throw ReceptionError.refused("case \(reference) is already withdrawn")
+            guard let record = try await find(reference, on: connection) else {
+                throw ReceptionError.notFound("no case with reference \(reference)")
             }
-            let id = try row.decode("id", as: Int64.self)
-            try await connection.execute("UPDATE cases SET status = 'withdrawn', withdrawn_reason = \(reason) WHERE id = \(id)")
+            if record.status == "withdrawn" { throw ReceptionError.refused("case \(reference) is already withdrawn") }
+            // The audited path (sql/006_integrity.sql): it locks the case and checks again.
+            try await connection.execute("SELECT withdraw_case(\(record.id), \(reason))")
             guard let withdrawn = try await find(reference, on: connection) else {
                 throw ReceptionError.notFound("no case with reference \(reference)")
             }

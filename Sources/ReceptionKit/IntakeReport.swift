@@ -141,21 +141,10 @@ public struct IntakeReport: Encodable, Sendable {
     public static func load(period: Int, municipality: String? = nil, on connection: Connection) async throws -> IntakeReport {
         try await connection.withTransaction(isolation: .repeatableRead, readOnly: true) { connection in
             let rows = try await connection.query("""
-                WITH active_allocations AS (
-                    SELECT a.municipality_code, a.status, a.forced, c.ages,
-                           EXISTS (SELECT 1 FROM case_needs n WHERE n.case_id = c.id) AS has_needs
-                    FROM allocations a JOIN cases c ON c.id = a.case_id
-                    WHERE a.period = \(period) AND a.status IN ('proposed', 'confirmed')
-                ), intake AS (
-                    SELECT municipality_code,
-                           coalesce(sum(cardinality(ages)) FILTER (WHERE status = 'confirmed'), 0) AS placed_persons,
-                           count(*) FILTER (WHERE status = 'confirmed') AS placed_households,
-                           coalesce(sum(cardinality(ages)) FILTER (WHERE status = 'proposed'), 0) AS proposed_persons,
-                           count(*) FILTER (WHERE status = 'proposed') AS proposed_households,
-                           coalesce(sum((SELECT count(*) FROM unnest(ages) age WHERE age < 18)) FILTER (WHERE status = 'confirmed'), 0) AS placed_children,
-                           count(*) FILTER (WHERE status = 'confirmed' AND has_needs) AS placed_with_needs,
-                           count(*) FILTER (WHERE forced) AS forced_placements
-                    FROM active_allocations GROUP BY municipality_code
+                -- intake_by_municipality (sql/008_privileges.sql) counts the active allocations;
+                -- it is what auditors may read, so every role's report comes from it.
+                WITH intake AS (
+                    SELECT * FROM intake_by_municipality WHERE period = \(period)
                 )
                 SELECT m.code, m.name, m.active, CASE WHEN m.joined_on > reception_today() THEN m.joined_on END AS joins_on,
                        coalesce(i.placed_persons, 0)::bigint AS placed_persons, coalesce(i.placed_households, 0)::bigint AS placed_households,
@@ -165,11 +154,11 @@ public struct IntakeReport: Encodable, Sendable {
                 FROM municipalities m LEFT JOIN intake i ON i.municipality_code = m.code
                 WHERE (\(municipality)::text IS NULL OR m.code = \(municipality))
                   AND (m.active OR i.municipality_code IS NOT NULL
-                       OR EXISTS (SELECT 1 FROM capacity k WHERE k.municipality_code = m.code AND k.period = \(period)))
+                       OR EXISTS (SELECT 1 FROM capacity_overview k WHERE k.municipality_code = m.code AND k.period = \(period)))
                 ORDER BY m.code
                 """)
             let capacityRows = try await connection.query("""
-                SELECT municipality_code, dimension, quota, used, forced FROM capacity
+                SELECT municipality_code, dimension, quota, used, forced FROM capacity_overview
                 WHERE period = \(period) AND (\(municipality)::text IS NULL OR municipality_code = \(municipality))
                 ORDER BY municipality_code, dimension
                 """)

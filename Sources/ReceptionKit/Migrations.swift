@@ -34,6 +34,13 @@ public enum Migrations {
         throw NotFound(searched: candidates.map(\.path))
     }
 
+    /// Database-level privileges (no CONNECT or TEMPORARY for PUBLIC, the roles' own), which
+    /// CREATE DATABASE ... TEMPLATE does not copy: set after every migration run. A migrating
+    /// role that does not own the database gets a warning from the server instead.
+    public static func secureDatabase(on connection: Connection) async throws {
+        try await connection.execute("SELECT reception_secure_database()")
+    }
+
     public static func migrator(logger: Logger = Logger(label: "reception.migrations")) throws -> Migrator {
         try Migrator(directory: try locateDirectory(), logger: logger)
     }

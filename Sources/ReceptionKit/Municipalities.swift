@@ -55,13 +55,12 @@ public enum Municipalities {
 
     /// Adds a municipality, active from `joinsOn` (today when nil).
     public static func add(code: String, name: String, joinsOn: CalendarDay? = nil, languages: [String] = [],
-                           shortageOccupations: [String] = [], officer: String? = nil,
+                           shortageOccupations: [String] = [],
                            on connection: Connection) async throws -> Municipality {
         let problems = validate(code: code, name: name, languages: languages, shortageOccupations: shortageOccupations)
         guard problems.isEmpty else { throw InvalidInput(problems) }
         do {
             return try await connection.withTransaction { connection in
-                try await Officer.act(as: officer, on: connection)
                 let rows = try await connection.query("""
                     INSERT INTO municipalities (code, name, joined_on, languages, shortage_occupations)
                     VALUES (\(code), \(name.trimmingCharacters(in: .whitespaces)), coalesce(\(joinsOn), reception_today()), \(languages), \(shortageOccupations))
@@ -86,21 +85,20 @@ public enum Municipalities {
     /// Deactivates a municipality: it receives no new placements (the database refuses them),
     /// its open proposals are cancelled, confirmed placements stay. Deactivating an inactive
     /// one changes nothing; `wasActive` says which happened.
-    public static func deactivate(_ code: String, officer: String? = nil,
+    public static func deactivate(_ code: String,
                                   on connection: Connection) async throws -> (municipality: Municipality, wasActive: Bool) {
-        try await setActive(false, code: code, officer: officer, on: connection)
+        try await setActive(false, code: code, on: connection)
     }
 
     /// Takes a deactivated municipality back into placements.
-    public static func reactivate(_ code: String, officer: String? = nil,
+    public static func reactivate(_ code: String,
                                   on connection: Connection) async throws -> (municipality: Municipality, wasActive: Bool) {
-        try await setActive(true, code: code, officer: officer, on: connection)
+        try await setActive(true, code: code, on: connection)
     }
 
-    private static func setActive(_ active: Bool, code: String, officer: String?,
+    private static func setActive(_ active: Bool, code: String,
                                   on connection: Connection) async throws -> (municipality: Municipality, wasActive: Bool) {
         try await connection.withTransaction { connection in
-            try await Officer.act(as: officer, on: connection)
             let before = try await connection.query("SELECT active FROM municipalities WHERE code = \(code) FOR UPDATE")
             guard let row = before.first else { throw ReceptionError.notFound("no municipality with code \(code)") }
             let wasActive = try row.decode("active", as: Bool.self)

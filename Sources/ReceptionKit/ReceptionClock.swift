@@ -4,13 +4,15 @@ import Postgres
 /// time zone (`reception_today()` of sql/004_clock.sql), so every host agrees and an action at
 /// 00:30 on 1 January Swedish time belongs to the new year. Nothing in Reception reads the
 /// host's date for this.
-public struct ReceptionClock: Sendable, Equatable {
+public struct ReceptionClock: Sendable, Equatable, Encodable {
     public let today: CalendarDay
     /// The current period: the calendar year of `today`.
     public let period: Int
     public let timeZone: String
     /// Set when the database's "today" is pinned (a rehearsal or test database).
     public let fixedToday: CalendarDay?
+
+    enum CodingKeys: String, CodingKey { case today, period, timeZone = "time_zone", fixedToday = "fixed_today" }
 
     public static func read(on connection: Connection) async throws -> ReceptionClock {
         let row = try await connection.query("""

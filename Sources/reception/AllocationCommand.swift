@@ -11,7 +11,7 @@ struct AllocationCommand: AsyncParsableCommand {
             already holds its capacity. An officer then confirms it (the household is
             placed), rejects it (capacity is freed and the case waits for the next batch),
             or overrides it (places the case somewhere else, still within capacity unless
-            --force). Every decision records who (--officer), when and why in the audit
+            --force). Every decision records who (your database login), when and why in the audit
             trail.
             """,
         subcommands: [List.self, Confirm.self, Reject.self, Override.self]
@@ -53,11 +53,10 @@ struct AllocationCommand: AsyncParsableCommand {
             abstract: "Confirm proposals: the households are placed.",
             discussion: """
                 All or nothing: if one id is not a proposal, nothing is confirmed.
-                Example: reception allocation confirm 12 13 14 --officer "A. Lind"
+                Example: reception allocation confirm 12 13 14
                 """)
 
         @Argument(help: "Allocation ids.") var ids: [Int]
-        @OptionGroup var officer: OfficerOptions
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: OutputOptions
 
@@ -65,7 +64,7 @@ struct AllocationCommand: AsyncParsableCommand {
 
         func run() async throws {
             let database = try await connection.connect()
-            let records = try await Allocations.confirm(ids: ids, officer: officer.resolved, on: database)
+            let records = try await Allocations.confirm(ids: ids, on: database)
             if output.json { return try JSONOutput.print(records) }
             print("Confirmed \(records.count) placement\(records.count == 1 ? "" : "s"):")
             print(AllocationTable.render(records))
@@ -79,7 +78,6 @@ struct AllocationCommand: AsyncParsableCommand {
 
         @Argument(help: "The allocation id.") var id: Int
         @Option(help: "Why (recorded in the audit trail; write no personal data).") var reason: String
-        @OptionGroup var officer: OfficerOptions
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: OutputOptions
 
@@ -89,9 +87,9 @@ struct AllocationCommand: AsyncParsableCommand {
 
         func run() async throws {
             let database = try await connection.connect()
-            let record = try await Allocations.reject(id: id, reason: reason, officer: officer.resolved, on: database)
+            let record = try await Allocations.reject(id: id, reason: reason, on: database)
             if output.json { return try JSONOutput.print(record) }
-            print("Rejected allocation \(record.id): case \(record.caseReference) is pending again; \(record.persons) person\(record.persons == 1 ? "" : "s") of capacity freed in \(record.municipalityName).")
+            print("Rejected allocation \(record.id): case \(record.caseReference) is pending again; \(record.persons) person\(record.persons == 1 ? "" : "s") of capacity freed in \(TerminalText.escaped(record.municipalityName)).")
         }
     }
 
@@ -114,7 +112,6 @@ struct AllocationCommand: AsyncParsableCommand {
         @Option(help: "Why (recorded in the audit trail; write no personal data).") var reason: String
         @Option(help: "The period (calendar year); defaults to the current placement's, else this year.") var period: Int?
         @Flag(help: "Place past capacity (recorded as forced).") var force = false
-        @OptionGroup var officer: OfficerOptions
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: OutputOptions
 
@@ -126,9 +123,9 @@ struct AllocationCommand: AsyncParsableCommand {
             let database = try await connection.connect()
             let record = try await Allocations.override(
                 caseReference: reference, to: to, period: period, reason: reason, force: force,
-                officer: officer.resolved, on: database)
+                on: database)
             if output.json { return try JSONOutput.print(record) }
-            print("Placed case \(record.caseReference) in \(record.municipalityName) (\(record.municipalityCode)) for \(record.period)\(record.forced ? ", forced past capacity" : ""): allocation \(record.id).")
+            print("Placed case \(record.caseReference) in \(TerminalText.escaped(record.municipalityName)) (\(record.municipalityCode)) for \(record.period)\(record.forced ? ", forced past capacity" : ""): allocation \(record.id).")
         }
     }
 }

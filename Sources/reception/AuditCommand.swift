@@ -69,7 +69,13 @@ struct AuditCommand: AsyncParsableCommand {
             abstract: "Show the audit trail: who did what, when, to which case or municipality.",
             discussion: """
                 The trail is written by the database itself and nobody can change or delete
-                it. Shows the most recent events (--limit), oldest first.
+                it. Shows the most recent events (--limit), oldest first. ACTOR is the name
+                an administrator gave the login (reception officer add); the trail itself
+                keeps the login, which no session can forge.
+
+                An auditor's login reads the redacted trail: cases by internal id (#42),
+                no references and no free-text reasons.
+
                 Examples:
                   reception audit trail --case MIG-2026-000123
                   reception audit trail --municipality 2480 --since 2026-11-01
@@ -89,7 +95,7 @@ struct AuditCommand: AsyncParsableCommand {
         func run() async throws {
             let database = try await connection.connect()
             let events = try await AuditTrail.events(
-                .init(caseReference: caseReference, municipality: municipality, since: since.flatMap { CalendarDay($0)?.date }, limit: limit),
+                .init(caseReference: caseReference, municipality: municipality, since: since.flatMap { CalendarDay($0) }, limit: limit),
                 on: database)
             if output.json { return try JSONOutput.print(events) }
             if events.isEmpty { print("No events match."); return }
@@ -97,7 +103,7 @@ struct AuditCommand: AsyncParsableCommand {
             print(TextTable(
                 headers: ["AT", "ACTOR", "ACTION", "CASE", "MUNICIPALITY", "ALLOCATION", "BATCH", "DETAILS"],
                 rows: events.map { e in
-                    [formatter.string(from: e.at), e.actor, e.action, e.caseReference ?? "", e.municipalityCode ?? "",
+                    [formatter.string(from: e.at), e.actorName, e.action, e.caseReference ?? e.caseID.map { "#\($0)" } ?? "", e.municipalityCode ?? "",
                      e.allocationID.map(String.init) ?? "", e.batchID.map(String.init) ?? "", e.details == "{}" ? "" : e.details]
                 }).render())
         }

@@ -41,7 +41,6 @@ struct BatchCommand: AsyncParsableCommand {
         var timeLimit: Double = 30
         @Flag(name: .customLong("dry-run"), help: "Show what would be proposed; write no proposals.") var dryRun = false
         @Flag(name: .customLong("no-wait"), help: "Return once the batch is queued.") var noWait = false
-        @OptionGroup var officer: OfficerOptions
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: OutputOptions
 
@@ -54,7 +53,7 @@ struct BatchCommand: AsyncParsableCommand {
             let database = try await connection.connect()
             let requested = try await Batches.request(
                 period: try await ReceptionClock.period(period, on: database), municipalities: municipalities.isEmpty ? nil : municipalities,
-                timeLimit: timeLimit, dryRun: dryRun, officer: officer.resolved, on: database)
+                timeLimit: timeLimit, dryRun: dryRun, on: database)
             if noWait {
                 if output.json { return try JSONOutput.print(requested) }
                 print("Queued batch \(requested.id) for \(requested.period)\(dryRun ? " (dry run)" : ""). Follow it with: reception batch show \(requested.id)")
@@ -191,7 +190,7 @@ enum BatchReport {
                 lines.append("  Next: reception allocation list --batch \(batch.id), then confirm or reject.")
             }
         } else if let state = batch.jobState {
-            lines.append("  job \(batch.jobID.map(String.init) ?? "?"): \(state)\(batch.jobError.map { " — last error: \($0)" } ?? "")")
+            lines.append("  job \(batch.jobID.map(String.init) ?? "?"): \(state)\(batch.jobError.map { " — last error: \(TerminalText.escaped($0))" } ?? "")")
         }
         return lines.joined(separator: "\n")
     }

@@ -52,7 +52,6 @@ struct CapacityCommand: AsyncParsableCommand {
         var period: Int?
         @Flag(help: "Register dimensions that do not exist yet (a new kind of need).")
         var newDimensions = false
-        @OptionGroup var officer: OfficerOptions
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: OutputOptions
 
@@ -62,7 +61,7 @@ struct CapacityCommand: AsyncParsableCommand {
                 let database = try await connection.connect()
                 let lines = try await Capacity.set(
                     municipality: code, period: try await ReceptionClock.period(period, on: database), quotas: assignments,
-                    registerNewDimensions: newDimensions, officer: officer.resolved, on: database)
+                    registerNewDimensions: newDimensions, on: database)
                 if output.json { try JSONOutput.print(lines) } else { print(CapacityCommand.table(lines).render()) }
             } catch let error as InvalidInput {
                 try ProblemReport.fail(error, json: output.json, optionNames: ["period": "--period"])

@@ -43,7 +43,7 @@ struct CaseCommand: AsyncParsableCommand {
                   reception case add --ref MIG-2026-000123 --ages 34,31,9,4 \\
                     --needs trauma_care,accessible_dwellings:1 --language ar \\
                     --occupations nurse --ties 2480 --prefer 2480,2460 \\
-                    --exclude 2284 --arrived 2026-11-02 --officer "A. Lind"
+                    --exclude 2284 --arrived 2026-11-02
                 """)
 
         @Option(help: ArgumentHelp("The case reference, e.g. MIG-2026-000123.", valueName: "ref")) var ref: String
@@ -56,7 +56,6 @@ struct CaseCommand: AsyncParsableCommand {
         @Option(help: ArgumentHelp("Municipalities where the household must never be placed.", valueName: "codes")) var exclude: String?
         @Option(help: ArgumentHelp("The arrival date (YYYY-MM-DD); default today.", valueName: "date")) var arrived: String?
         @Flag(help: "Register need names that are not yet capacity dimensions.") var newNeeds = false
-        @OptionGroup var officer: OfficerOptions
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: OutputOptions
 
@@ -71,7 +70,7 @@ struct CaseCommand: AsyncParsableCommand {
                     throw InvalidInput(problems)
                 }
                 let report = try await CaseRegistration.register(
-                    newCase, options: .init(officer: officer.resolved, registerNewNeeds: newNeeds), on: database)
+                    newCase, options: .init(registerNewNeeds: newNeeds), on: database)
                 guard let record = try await Cases.find(newCase.reference, on: database) else {
                     throw CLIError("the case was registered but cannot be read back", exitCode: ExitCodes.software)
                 }
@@ -166,17 +165,16 @@ struct CaseCommand: AsyncParsableCommand {
 
                 Example:
                   reception case withdraw MIG-2026-000123 \\
-                    --reason "moved to relatives in Norway" --officer "A. Lind"
+                    --reason "moved to relatives in Norway"
                 """)
 
         @Argument(help: "The case reference.") var reference: String
         @Option(help: ArgumentHelp("Why (kept in the audit trail; no personal data).", valueName: "text")) var reason: String
-        @OptionGroup var officer: OfficerOptions
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            let record = try await Cases.withdraw(reference, reason: reason, officer: officer.resolved, on: try await connection.connect())
+            let record = try await Cases.withdraw(reference, reason: reason, on: try await connection.connect())
             if output.json { try JSONOutput.print(record) } else { print("Withdrew case \(record.reference).") }
         }
     }
@@ -198,7 +196,8 @@ struct CaseCommand: AsyncParsableCommand {
         if record.status == "withdrawn" {
             lines.append(("Withdrawn", record.withdrawnReason ?? ""))
         }
-        return lines.map { "\($0.0.padding(toLength: 12, withPad: " ", startingAt: 0)) \($0.1.isEmpty ? "–" : $0.1)" }.joined(separator: "\n")
+        return lines.map { "\($0.0.padding(toLength: 12, withPad: " ", startingAt: 0)) \($0.1.isEmpty ? "–" : TerminalText.escaped($0.1))" }
+            .joined(separator: "\n")
     }
 
     static func describe(_ details: [String: JSONTree]) -> String {

@@ -17,7 +17,7 @@ struct DatabaseCommand: AsyncParsableCommand {
             The sql/ folder is found beside the executable's build folder, or in the
             current folder; set RECEPTION_SQL_DIR to point elsewhere.
             """,
-        subcommands: [Migrate.self, Status.self]
+        subcommands: [Migrate.self, Status.self, Clock.self]
     )
 
     struct Migrate: AsyncParsableCommand {
@@ -34,6 +34,7 @@ struct DatabaseCommand: AsyncParsableCommand {
             let applied = try await migrator.migrate(on: database) { migration in
                 if !output.json { FileHandle.standardError.write(Data("applying \(migration.fileName)\n".utf8)) }
             }
+            try await Migrations.secureDatabase(on: database)
             if output.json {
                 try JSONOutput.print(["applied": applied.map(\.fileName)])
             } else if applied.isEmpty {
@@ -79,7 +80,58 @@ struct DatabaseCommand: AsyncParsableCommand {
                     rows: rows.map { [String(format: "%03d", $0.version), $0.name, $0.state, $0.appliedAt.map(formatter.string) ?? ""] }
                 ).render())
             }
+            if !output.json, !rows.contains(where: { $0.state != "applied" }),
+               let clock = try? await ReceptionClock.read(on: database) {
+                print("Today is \(clock.today) in \(clock.timeZone) (period \(clock.period)).")
+                if let fixed = clock.fixedToday {
+                    print("warning: the clock is fixed at \(fixed) (a rehearsal or test database); reception db clock --unfix ends that")
+                }
+            }
             if rows.contains(where: { $0.state != "applied" }) { throw ExitCode(ExitCodes.failure) }
+        }
+    }
+
+    struct Clock: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show or set the cooperation's clock: its time zone, and a fixed day for rehearsals.",
+            discussion: """
+                Reception's "today" and current period are the database's date in the
+                cooperation's time zone (default Europe/Stockholm), the same for every host:
+                an override at 00:30 on 1 January Swedish time counts against the new year.
+
+                A rehearsal or training database can be fixed at one day (--fix); a live one
+                never should be. Setting either needs the administrator who owns the schema.
+
+                Examples:
+                  reception db clock
+                  reception db clock --time-zone Europe/Helsinki
+                  reception db clock --fix 2027-01-15
+                  reception db clock --unfix
+                """)
+
+        @Option(name: .customLong("time-zone"), help: ArgumentHelp("An IANA time zone name.", valueName: "zone"))
+        var timeZone: String?
+        @Option(help: ArgumentHelp("Fix today at this day (YYYY-MM-DD).", valueName: "date")) var fix: String?
+        @Flag(help: "Use the real date again.") var unfix = false
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var output: OutputOptions
+
+        func validate() throws {
+            if fix != nil && unfix { throw ValidationError("give --fix or --unfix, not both") }
+            if let fix, CalendarDay(fix) == nil { throw ValidationError("--fix: \(fix) is not a date (YYYY-MM-DD)") }
+        }
+
+        func run() async throws {
+            let database = try await connection.connect()
+            try await database.withTransaction { database in
+                if let timeZone { try await ReceptionClock.setTimeZone(timeZone, on: database) }
+                if let fix { try await ReceptionClock.fix(today: CalendarDay(fix), on: database) }
+                if unfix { try await ReceptionClock.fix(today: nil, on: database) }
+            }
+            let clock = try await ReceptionClock.read(on: database)
+            if output.json { return try JSONOutput.print(clock) }
+            print("Today is \(clock.today) in \(clock.timeZone) (period \(clock.period))"
+                  + (clock.fixedToday != nil ? ", fixed: this is a rehearsal or test database." : ", the real date."))
         }
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import JobQueue
 import Postgres
+import ReceptionKit
 
 struct JobsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -113,7 +114,7 @@ struct JobsCommand: AsyncParsableCommand {
             lines.append(("arguments", job.arguments))
             let width = lines.map(\.0.count).max() ?? 0
             for (name, value) in lines {
-                print(name + ":" + String(repeating: " ", count: width - name.count + 1) + value)
+                print(name + ":" + String(repeating: " ", count: width - name.count + 1) + TerminalText.escaped(value))
             }
             print("")
             if job.errors.isEmpty {
@@ -186,7 +187,7 @@ struct JobsCommand: AsyncParsableCommand {
             } catch let error as PostgresError where error.sqlState == .uniqueViolation {
                 throw CLIError("job \(id) cannot run again while another job with its unique key is queued or running", exitCode: ExitCodes.failure)
             }
-            try JobsCommand.report(job, id: id, json: output.json) { "Job \($0.id) (\($0.kind)) is available again." }
+            try JobsCommand.report(job, id: id, json: output.json) { "Job \($0.id) (\(TerminalText.escaped($0.kind))) is available again." }
         }
     }
 
@@ -216,7 +217,7 @@ struct JobsCommand: AsyncParsableCommand {
             } catch let error as JobQueueError {
                 throw CLIError("\(error)", exitCode: ExitCodes.failure)
             }
-            try JobsCommand.report(job, id: id, json: output.json) { "Job \($0.id) (\($0.kind)) is cancelled." }
+            try JobsCommand.report(job, id: id, json: output.json) { "Job \($0.id) (\(TerminalText.escaped($0.kind))) is cancelled." }
         }
     }
 

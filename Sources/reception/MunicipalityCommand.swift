@@ -49,7 +49,6 @@ struct MunicipalityCommand: AsyncParsableCommand {
         var languages: String?
         @Option(help: ArgumentHelp("Occupations in shortage there, separated by commas.", valueName: "codes"))
         var shortageOccupations: String?
-        @OptionGroup var officer: OfficerOptions
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: OutputOptions
 
@@ -63,9 +62,9 @@ struct MunicipalityCommand: AsyncParsableCommand {
                 let added = try await Municipalities.add(
                     code: code, name: name, joinsOn: joins.flatMap(CalendarDay.init),
                     languages: list(languages), shortageOccupations: list(shortageOccupations),
-                    officer: officer.resolved, on: database)
+                    on: database)
                 if output.json { try JSONOutput.print(added) }
-                else { print("Added municipality \(added.code) \(added.name), joining on \(added.joinedOn).") }
+                else { print("Added municipality \(added.code) \(TerminalText.escaped(added.name)), joining on \(added.joinedOn).") }
             } catch let error as InvalidInput {
                 try ProblemReport.fail(error, json: output.json)
             }
@@ -95,19 +94,18 @@ struct MunicipalityCommand: AsyncParsableCommand {
                 the next batch); confirmed placements stay. Running it again changes
                 nothing.
 
-                Example: reception municipality deactivate 2403 --officer "A. Lind"
+                Example: reception municipality deactivate 2403
                 """)
 
         @Argument(help: "The municipality code.") var code: String
-        @OptionGroup var officer: OfficerOptions
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            let (municipality, wasActive) = try await Municipalities.deactivate(code, officer: officer.resolved, on: try await connection.connect())
+            let (municipality, wasActive) = try await Municipalities.deactivate(code, on: try await connection.connect())
             if output.json { try JSONOutput.print(municipality) }
-            else if wasActive { print("Deactivated municipality \(municipality.code) \(municipality.name): it takes no new placements.") }
-            else { print("Municipality \(municipality.code) \(municipality.name) was already inactive.") }
+            else if wasActive { print("Deactivated municipality \(municipality.code) \(TerminalText.escaped(municipality.name)): it takes no new placements.") }
+            else { print("Municipality \(municipality.code) \(TerminalText.escaped(municipality.name)) was already inactive.") }
         }
     }
 
@@ -117,15 +115,14 @@ struct MunicipalityCommand: AsyncParsableCommand {
             discussion: "Example: reception municipality reactivate 2403")
 
         @Argument(help: "The municipality code.") var code: String
-        @OptionGroup var officer: OfficerOptions
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            let (municipality, wasActive) = try await Municipalities.reactivate(code, officer: officer.resolved, on: try await connection.connect())
+            let (municipality, wasActive) = try await Municipalities.reactivate(code, on: try await connection.connect())
             if output.json { try JSONOutput.print(municipality) }
-            else if wasActive { print("Municipality \(municipality.code) \(municipality.name) was already active.") }
-            else { print("Reactivated municipality \(municipality.code) \(municipality.name).") }
+            else if wasActive { print("Municipality \(municipality.code) \(TerminalText.escaped(municipality.name)) was already active.") }
+            else { print("Reactivated municipality \(municipality.code) \(TerminalText.escaped(municipality.name)).") }
         }
     }
 }

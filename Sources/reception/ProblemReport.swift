@@ -12,9 +12,9 @@ enum ProblemReport {
             var text = ""
             for problem in error.problems {
                 if problem.location == .arguments, let option = optionNames[problem.field] {
-                    text += "\(option): \(problem.reason)\n"
+                    text += "\(option): \(TerminalText.escaped(problem.reason))\n"
                 } else {
-                    text += "\(problem)\n"
+                    text += "\(TerminalText.escaped("\(problem)"))\n"
                 }
             }
             FileHandle.standardError.write(Data(text.utf8))

@@ -36,6 +36,7 @@ struct ReceptionCommand: AsyncParsableCommand {
             AuditCommand.self,
             SolveCommand.self,
             JobsCommand.self,
+            OfficerCommand.self,
         ]
     )
 
@@ -78,7 +79,8 @@ struct ReceptionCommand: AsyncParsableCommand {
     }
 
     static func fail(_ message: String, code: Int32) -> Never {
-        FileHandle.standardError.write(Data("reception: error: \(message)\n".utf8))
+        // A message may quote stored text (a name, a server's words): never raw controls.
+        FileHandle.standardError.write(Data("reception: error: \(TerminalText.escaped(message, keepingLineBreaks: true))\n".utf8))
         Foundation.exit(code)
     }
 

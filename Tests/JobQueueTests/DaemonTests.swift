@@ -45,7 +45,9 @@ struct DaemonTests {
 
     @Test func sigtermLetsRunningJobsFinishAndLosesNothing() async throws {
         try await QueueTest.withDatabase { url, connection in
-            try await connection.enqueue(Self.effectJobs(40, sleepMilliseconds: 300))
+            // 40 jobs of 2 s at 5 at a time take 16 s: SIGTERM lands long before the last, even
+            // on a machine loaded by the rest of the suite.
+            try await connection.enqueue(Self.effectJobs(40, sleepMilliseconds: 2000))
             let daemon = try DaemonProcess(url: url, ["--concurrency", "5", "--grace-period", "20s"])
             try await QueueTest.waitUntil("jobs run") {
                 try await QueueTest.count(connection, "SELECT count(*) FROM jobs WHERE state = 'running'") > 0

@@ -9,14 +9,15 @@ struct LeaseTests {
     @Test func aJobWhoseWorkerIsAliveIsNeverRescued() async throws {
         try await QueueTest.withDatabase { url, connection in
             // Runs for more than one and a half lease durations; the worker's heartbeat keeps it.
-            // The lease leaves a heartbeat (every third of it) over 3 s of slack, so that a
-            // machine loaded by the rest of the suite cannot make a live worker look dead.
-            let job = try await connection.enqueue(try NewJob(EffectJob.self, arguments: .init(sleepMilliseconds: 8000)))
+            // The lease leaves a heartbeat (every third of it) 6 s of slack, so that a machine
+            // loaded by the rest of the suite (it failed once with 3 s) cannot make a live
+            // worker look dead.
+            let job = try await connection.enqueue(try NewJob(EffectJob.self, arguments: .init(sleepMilliseconds: 14000)))
             var effects = JobRegistry()
             effects.register(EffectJob())
             let registry = effects
             let shortLease: @Sendable (inout JobWorkerConfiguration) -> Void = {
-                $0.leaseDuration = .seconds(5)
+                $0.leaseDuration = .seconds(9)
                 $0.rescueInterval = .milliseconds(50)
             }
             // A second worker (on another queue), rescuing eagerly all along.

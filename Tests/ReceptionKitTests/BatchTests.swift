@@ -118,15 +118,15 @@ struct BatchTests {
         try await TestDatabase.withMigratedDatabase { url in
             let db = try await Connection.connect(url)
             try await WorkflowFixture.seed(on: db, cases: 1)
-            let batch = try await Batches.request(period: 2026, municipalities: ["2480"], timeLimit: 3, dryRun: false, officer: "D", on: db)
+            let batch = try await Batches.request(period: 2026, municipalities: ["2480"], timeLimit: 3, dryRun: false, on: db)
             #expect(batch.status == "queued")
             #expect(batch.jobState == "available")
-            #expect(batch.requestedBy == "D")
+            #expect(batch.requestedBy == (try await TestDatabase.sessionUser(on: db)))
             let jobs = try await db.query("SELECT kind, args->>'batch_id' AS batch FROM jobs WHERE id = \(batch.jobID!)")
             #expect(try jobs[0].decode("kind", as: String.self) == BatchRun.jobKind)
             #expect(try jobs[0].decode("batch", as: String.self) == String(batch.id))
             await #expect(throws: ReceptionError.notFound("no municipality with code 9999")) {
-                try await Batches.request(period: 2026, municipalities: ["9999"], timeLimit: 3, dryRun: false, officer: nil, on: db)
+                try await Batches.request(period: 2026, municipalities: ["9999"], timeLimit: 3, dryRun: false, on: db)
             }
         }
     }

@@ -30,8 +30,8 @@ struct BatchThroughDaemonTests {
             try await WorkflowFixture.seed(on: db, cases: 20)
             let daemons = [try startDaemon(url), try startDaemon(url)]
             defer { daemons.forEach(stop) }
-            async let first = Batches.request(period: 2026, municipalities: nil, timeLimit: 5, dryRun: false, officer: "G", on: try await Connection.connect(url))
-            async let second = Batches.request(period: 2026, municipalities: nil, timeLimit: 5, dryRun: false, officer: "H", on: try await Connection.connect(url))
+            async let first = Batches.request(period: 2026, municipalities: nil, timeLimit: 5, dryRun: false, on: try await Connection.connect(url))
+            async let second = Batches.request(period: 2026, municipalities: nil, timeLimit: 5, dryRun: false, on: try await Connection.connect(url))
             let ids = try await [first.id, second.id]
             var finished: [BatchRecord] = []
             for id in ids {

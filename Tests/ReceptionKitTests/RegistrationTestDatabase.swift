@@ -15,13 +15,13 @@ enum RegistrationTestDatabase {
     static func seed(on connection: Connection) async throws {
         for (code, name) in [("2480", "Umeå"), ("2460", "Vännäs")] {
             _ = try await Municipalities.add(code: code, name: name, joinsOn: CalendarDay(year: 2020, month: 1, day: 1),
-                                             officer: "seed", on: connection)
+                                             on: connection)
             try await Capacity.set(municipality: code, period: 2026, quotas: [
                 .init(dimension: "persons", quota: 10), .init(dimension: "dwellings", quota: 4),
                 .init(dimension: "school_places", quota: 3), .init(dimension: "preschool_places", quota: 3),
                 .init(dimension: "large_dwellings", quota: 1), .init(dimension: "trauma_care", quota: 1),
                 .init(dimension: "accessible_dwellings", quota: 1),
-            ], officer: "seed", on: connection)
+            ], on: connection)
         }
     }
 

@@ -38,6 +38,11 @@ public enum TestDatabase {
     /// it with `ReceptionClock.fix(today:on:)`.
     public static let today = CalendarDay(year: 2026, month: 11, day: 26)!
 
+    /// The login a connection authenticated as: what the audit trail records.
+    public static func sessionUser(on connection: Connection) async throws -> String {
+        try await connection.query("SELECT session_user::text AS login")[0].decode("login")
+    }
+
     /// A connection to the test server's maintenance database.
     public static func connect() async throws -> Connection {
         try await Connection.connect(try serverURL(), applicationName: "reception-tests")
@@ -84,6 +89,11 @@ public enum TestDatabase {
             try await admin.executeScript("CREATE DATABASE \(quoted) TEMPLATE \(try await admin.quoteIdentifier(template))")
         } else {
             try await admin.executeScript("CREATE DATABASE \(quoted)")
+        }
+        if template != nil {
+            // Database privileges are not copied from the template (see 008_privileges.sql).
+            let database = try await Connection.connect(url(server, database: name), applicationName: "reception-tests")
+            try await database.execute("SELECT reception_secure_database()")
         }
         do {
             let value = try await body(url(server, database: name))

@@ -53,7 +53,6 @@ CREATE FUNCTION pg_temp.active_alloc(ref text) RETURNS bigint LANGUAGE sql AS $$
     SELECT a.id FROM allocations a JOIN cases c ON c.id = a.case_id
      WHERE c.reference = ref AND a.status IN ('proposed', 'confirmed') $$;
 
-SELECT set_config('reception.actor', 'officer-checks', true);
 
 -- Fixtures --------------------------------------------------------------------------------
 
@@ -112,7 +111,7 @@ SELECT pg_temp.expect_error($$INSERT INTO cases (reference, ages, arrived_on) VA
 SELECT pg_temp.expect_error($$INSERT INTO cases (reference, ages, arrived_on) VALUES ('bad ref!', '{30}', '2026-01-01')$$, '23514');
 SELECT pg_temp.expect_error($$INSERT INTO cases (reference, ages, arrived_on, excluded) VALUES ('REF-X6', '{30}', '2026-01-01', '{248}')$$, '23514', 'cases_municipality_lists_format');
 SELECT pg_temp.expect_error($$INSERT INTO cases (reference, ages, arrived_on, excluded, preferences) VALUES ('REF-X7', '{30}', '2026-01-01', '{2480}', '{2480}')$$, '23514', 'cases_preferences_not_excluded');
-SELECT pg_temp.expect_error($$INSERT INTO cases (reference, ages, arrived_on) VALUES ('REF-A', '{30}', '2026-01-01')$$, '23505', 'cases_reference_key');
+SELECT pg_temp.expect_error($$INSERT INTO cases (reference, ages, arrived_on) VALUES ('REF-A', '{30}', '2026-01-01')$$, '23505', 'cases_reference_normalized');
 SELECT pg_temp.expect_error($$INSERT INTO cases (reference, ages, arrived_on, status) VALUES ('REF-X8', '{30}', '2026-01-01', 'placed')$$, '23514', 'cases_new_registered');
 SELECT pg_temp.expect_error($$INSERT INTO case_needs VALUES (pg_temp.cid('REF-B'), 'no_such_need', 1)$$, '23503');
 SELECT pg_temp.expect_error($$INSERT INTO case_needs VALUES (pg_temp.cid('REF-B'), 'trauma_care', 0)$$, '23514');
@@ -191,8 +190,8 @@ SELECT pg_temp.expect_error($$UPDATE cases SET excluded = '{2480}' WHERE referen
 -- Confirm, then the only way on is cancel.
 UPDATE allocations SET status = 'confirmed' WHERE id = pg_temp.active_alloc('REF-A');
 SELECT pg_temp.expect((SELECT status FROM cases WHERE reference = 'REF-A') = 'placed', 'case follows: placed');
-SELECT pg_temp.expect((SELECT decided_by FROM allocations WHERE id = pg_temp.active_alloc('REF-A')) = 'officer-checks',
-                      'decided_by is the reception.actor');
+SELECT pg_temp.expect((SELECT decided_by FROM allocations WHERE id = pg_temp.active_alloc('REF-A')) = session_user::text,
+                      'decided_by is the login (session_user)');
 SELECT pg_temp.expect(pg_temp.cap('2480', 'persons') = '10/8/0', 'confirming consumes nothing more');
 SELECT pg_temp.expect_error($$UPDATE allocations SET status = 'proposed' WHERE id = pg_temp.active_alloc('REF-A')$$, 'P0001');
 SELECT pg_temp.expect_error($$UPDATE allocations SET status = 'rejected', decision_reason = 'x' WHERE id = pg_temp.active_alloc('REF-A')$$, 'P0001');
@@ -309,7 +308,7 @@ SELECT pg_temp.expect(
     = '{case.registered,allocation.proposed,allocation.rejected,allocation.proposed,case.withdrawn,allocation.cancelled,case.reinstated}',
     'the trail of a case is complete and in order');
 SELECT pg_temp.expect(
-    (SELECT bool_and(actor = 'officer-checks') FROM audit_events), 'actor from reception.actor');
+    (SELECT bool_and(actor = session_user::text) FROM audit_events), 'actor is the login (session_user)');
 SELECT pg_temp.expect(
     (SELECT count(*) FROM audit_events WHERE action = 'capacity.quota_set') >= 20
     AND (SELECT count(*) FROM audit_events WHERE action = 'municipality.added') = 7
