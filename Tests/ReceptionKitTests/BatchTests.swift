@@ -9,7 +9,8 @@ import TestSupport
 @Suite("Allocation batches")
 struct BatchTests {
     let logger = Logger(label: "test")
-    let today = TestDatabase.today
+    /// For the instance tests that name their day (a municipality joining 2027-01-01).
+    let today = CalendarDay(year: 2026, month: 11, day: 26)!
 
     func runBatch(_ id: Int, on db: Connection) async throws -> BatchSummary {
         try await db.withTransaction(isolation: .repeatableRead) { db in
@@ -21,7 +22,9 @@ struct BatchTests {
         try await TestDatabase.withMigratedDatabase { url in
             let db = try await Connection.connect(url)
             try await WorkflowFixture.seed(on: db, cases: 12)
-            let instance = try await BatchInstance.load(period: WorkflowFixture.period, municipalities: nil, today: today, on: db)
+            // The day the batch will see: the database's clock.
+            let instance = try await BatchInstance.load(period: WorkflowFixture.period, municipalities: nil,
+                                                        today: try await ReceptionClock.today(on: db), on: db)
             #expect(instance.cases.count == 12)
             let direct = Solver(timeLimit: 5).solve(instance)
 

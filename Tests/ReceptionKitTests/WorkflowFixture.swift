@@ -9,10 +9,10 @@ enum WorkflowFixture {
     /// two adults and a school child, arrived in order.
     static func seed(on connection: Connection, cases: Int = 6, personsQuota: Int = 9) async throws {
         try await connection.executeScript("""
-            INSERT INTO municipalities (code, name, languages, shortage_occupations) VALUES
-                ('2480', 'Umeå', '{ar,ti,so}', '{nurse}'),
-                ('2460', 'Vännäs', '{ar}', '{welder}'),
-                ('2284', 'Örnsköldsvik', '{}', '{}');
+            INSERT INTO municipalities (code, name, joined_on, languages, shortage_occupations) VALUES
+                ('2480', 'Umeå', '2020-01-01', '{ar,ti,so}', '{nurse}'),
+                ('2460', 'Vännäs', '2020-01-01', '{ar}', '{welder}'),
+                ('2284', 'Örnsköldsvik', '2020-01-01', '{}', '{}');
             """)
         for code in ["2480", "2460", "2284"] {
             try await connection.execute("""

@@ -35,8 +35,11 @@ public enum TestDatabase {
 
     /// The day every test database starts on: its `reception_today()` (sql/004_clock.sql) is
     /// pinned to it, so no test depends on the day it runs. A test that needs another day sets
-    /// it with `ReceptionClock.fix(today:on:)`.
-    public static let today = CalendarDay(year: 2026, month: 11, day: 26)!
+    /// it with `ReceptionClock.fix(today:on:)`. `RECEPTION_TEST_TODAY=YYYY-MM-DD` (for tests
+    /// only) starts them on another day, to show that nothing depends on this one either:
+    /// `RECEPTION_TEST_TODAY=2031-07-15 scripts/test`.
+    public static let today: CalendarDay = ProcessInfo.processInfo.environment["RECEPTION_TEST_TODAY"]
+        .flatMap { CalendarDay($0) } ?? CalendarDay(year: 2026, month: 11, day: 26)!
 
     /// The login a connection authenticated as: what the audit trail records.
     public static func sessionUser(on connection: Connection) async throws -> String {
@@ -97,11 +100,24 @@ public enum TestDatabase {
         }
         do {
             let value = try await body(url(server, database: name))
-            try await admin.executeScript("DROP DATABASE \(quoted) WITH (FORCE)")
+            try await drop(quoted, on: admin)
             return value
         } catch {
-            _ = try? await admin.executeScript("DROP DATABASE \(quoted) WITH (FORCE)")
+            _ = try? await drop(quoted, on: admin)
             throw error
+        }
+    }
+
+    /// DROP ... WITH (FORCE) waits 5 s for the sessions it terminates to end; on a machine
+    /// loaded by the whole suite one may take longer, so it tries again.
+    private static func drop(_ quoted: String, on admin: Connection) async throws {
+        for attempt in 1...6 {
+            do {
+                try await admin.executeScript("DROP DATABASE IF EXISTS \(quoted) WITH (FORCE)")
+                return
+            } catch let error as PostgresError where error.sqlState == SQLState(rawValue: "55006") && attempt < 6 {
+                try await Task.sleep(for: .seconds(1))
+            }
         }
     }
 }
