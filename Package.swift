@@ -59,6 +59,8 @@ let package = Package(
             dependencies: [
                 "ReceptionKit",
                 "Placement",
+                "Postgres",
+                "JobQueue",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -68,6 +70,7 @@ let package = Package(
             dependencies: [
                 "ReceptionKit",
                 "JobQueue",
+                "Postgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -76,9 +79,15 @@ let package = Package(
         // Scratch databases for the test suites, on the server that scripts/test starts.
         .target(name: "TestSupport", dependencies: ["Postgres"], path: "Tests/TestSupport"),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
-        .testTarget(name: "JobQueueTests", dependencies: ["JobQueue", "Postgres", "ReceptionKit", "TestSupport"]),
+        .testTarget(name: "JobQueueTests", dependencies: [
+            "JobQueue", "Postgres", "ReceptionKit", "TestSupport",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
         .testTarget(name: "PlacementTests", dependencies: ["Placement"]),
-        .testTarget(name: "ReceptionKitTests", dependencies: ["ReceptionKit", "Postgres", "Placement", "TestSupport"]),
+        .testTarget(name: "ReceptionKitTests", dependencies: [
+            "ReceptionKit", "Postgres", "Placement", "TestSupport", .product(name: "Logging", package: "swift-log"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

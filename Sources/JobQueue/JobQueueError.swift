@@ -13,8 +13,11 @@ public enum JobQueueError: Error, Sendable, CustomStringConvertible, Equatable {
     case leaseLost(jobID: Int64)
     /// The jobs table does not exist.
     case notMigrated
-    /// A worker configuration that cannot work (no queue, no slot, a too short lease).
+    /// A worker configuration that cannot work: no queue, no slot, a too short lease, or a
+    /// database that refuses the connection for good (wrong database, role or password).
     case invalidConfiguration(String)
+    /// The database could not be reached within the start's retry budget.
+    case databaseUnreachable(String)
     /// An operator action that the job's state does not allow.
     case notAllowed(jobID: Int64, state: JobState, action: String)
 
@@ -27,6 +30,7 @@ public enum JobQueueError: Error, Sendable, CustomStringConvertible, Equatable {
             "the arguments of a \"\(kind)\" job do not decode as \(type) (at \(path))"
         case .leaseLost(let id): "job \(id) is no longer held by this worker (cancelled, or rescued after its lease expired); nothing was written"
         case .invalidConfiguration(let why): "invalid worker configuration: \(why)"
+        case .databaseUnreachable(let why): "the database could not be reached: \(why)"
         case .notMigrated: "the jobs table does not exist: run `reception db migrate` first"
         case .notAllowed(let id, let state, let action): "job \(id) is \(state.rawValue): cannot \(action) it"
         }

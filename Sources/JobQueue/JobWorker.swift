@@ -78,8 +78,12 @@ final class WorkerRuntime: Sendable {
     }
 
     func run() async throws {
-        let present = try await claimDatabase.run { connection in
-            try await connection.query("SELECT to_regclass('jobs') IS NOT NULL AS present")[0].decode("present", as: Bool.self)
+        // Started with SIGTERM pending or the database down: the start ends on graceful
+        // shutdown too, not only the loops.
+        let present = try await cancelWhenGracefulShutdown {
+            try await self.claimDatabase.run(giveUpAfter: self.configuration.startupRetryBudget) { connection in
+                try await connection.query("SELECT to_regclass('jobs') IS NOT NULL AS present")[0].decode("present", as: Bool.self)
+            }
         }
         guard present else { throw JobQueueError.notMigrated }
         logger.info("worker started", metadata: [

@@ -14,6 +14,9 @@ public struct JobWorkerConfiguration: Sendable {
     /// After SIGTERM: how long running jobs may take to finish before they are cancelled and
     /// handed back to the queue.
     public var gracePeriod: Duration = .seconds(30)
+    /// At start, how long an unreachable database is retried before the worker gives up
+    /// (`databaseUnreachable`). Once running, outages are retried for as long as they last.
+    public var startupRetryBudget: Duration = .seconds(30)
     /// How long a claim holds without a heartbeat. The worker extends it every third of this;
     /// a job whose worker died runs again about this long after its last heartbeat.
     public var leaseDuration: Duration = .seconds(30)

@@ -36,7 +36,11 @@ final class ReconnectingConnection: Sendable {
     /// Runs `body` on a working connection. When the connection turns out to be broken, it is
     /// replaced (waiting 0.1 s, 0.2 s, ... up to 5 s between tries, as long as it takes) and
     /// `body` runs again: `body` must be safe to repeat. Other errors, and cancellation, end it.
-    func run<T: Sendable>(_ body: (Connection) async throws -> T) async throws -> T {
+    ///
+    /// A connection the server refuses for good (a wrong database, role or password) ends it
+    /// at once with `invalidConfiguration`; with `giveUpAfter`, an outage longer than that
+    /// ends it with `databaseUnreachable` (for a daemon's start, when nothing runs yet).
+    func run<T: Sendable>(giveUpAfter budget: Duration? = nil, _ body: (Connection) async throws -> T) async throws -> T {
         var outageStarted: ContinuousClock.Instant?
         var delay = Duration.milliseconds(100)
         var failures = 0
@@ -52,8 +56,13 @@ final class ReconnectingConnection: Sendable {
                     ])
                 }
                 return value
+            } catch let error as PostgresError where error.isConfigurationProblem {
+                throw JobQueueError.invalidConfiguration("the database refused the connection: \(error)")
             } catch let error as PostgresError where error.isConnectionProblem {
                 state.withLock { $0.connection = nil }
+                if let budget, let outageStarted, ContinuousClock.now - outageStarted >= budget {
+                    throw JobQueueError.databaseUnreachable("\(error)")
+                }
                 if outageStarted == nil {
                     outageStarted = .now
                     logger.warning("database connection lost; reconnecting", metadata: [

@@ -50,8 +50,10 @@ public final class Connection: @unchecked Sendable {
         let queue = DispatchQueue(label: "reception.postgres.connection")
         let handle: OpaquePointer = try await withCheckedThrowingContinuation { continuation in
             queue.async {
-                let keywords = ["dbname", "fallback_application_name", "client_encoding"]
-                let values = [conninfo ?? "", applicationName, "UTF8"]
+                // connect_timeout first, so that the connection string's own wins: without one, a
+                // host that drops packets would hold a connect for minutes.
+                let keywords = ["connect_timeout", "dbname", "fallback_application_name", "client_encoding"]
+                let values = ["10", conninfo ?? "", applicationName, "UTF8"]
                 let connection = withCStrings(keywords) { keywordPointers in
                     withCStrings(values) { valuePointers in
                         PQconnectdbParams(keywordPointers, valuePointers, 1)

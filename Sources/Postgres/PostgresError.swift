@@ -43,6 +43,24 @@ public enum PostgresError: Error, Sendable, CustomStringConvertible {
         }
     }
 
+    /// True when the server refused a new connection for a reason that retrying cannot fix: a
+    /// database, role or password that is wrong, pg_hba.conf or the database's CONNECT
+    /// privilege refusing the login, or a connection string libpq cannot parse. libpq gives
+    /// these only as text (the server's FATAL message): English messages are recognised, and
+    /// anything else counts as transient, so a server in another language is retried as before.
+    public var isConfigurationProblem: Bool {
+        guard case .connectionFailed(let reason) = self else { return false }
+        let text = reason.lowercased()
+        let markers = [
+            "does not exist",                   // database "x" / role "x" does not exist
+            "password authentication failed", "authentication failed for user",
+            "no pg_hba.conf entry", "permission denied for database", "is not permitted to log in",
+            "invalid connection option", "missing \"=\" after", "invalid uri", "invalid sslmode value",
+            "fe_sendauth: no password supplied",
+        ]
+        return markers.contains { text.contains($0) }
+    }
+
     public var description: String {
         switch self {
         case .connectionFailed(let reason): "could not connect to PostgreSQL: \(reason)"

@@ -22,7 +22,9 @@ struct Receptiond: AsyncParsableCommand {
             re-opened with backoff, logged, and nothing is lost meanwhile.
 
             Logs go to stderr, with job.id, job.kind, job.queue and job.attempt; never a job's \
-            arguments. Exit codes: 0 done, 1 failed, 64 usage, 78 the database is not migrated.
+            arguments. Exit codes: 0 done, 1 failed, 64 usage, 69 the database stayed \
+            unreachable for --startup-timeout at start, 78 configuration (the database refuses \
+            the connection: wrong database, role or password; or it is not migrated).
 
             Examples:
               receptiond --database-url postgresql:///reception
@@ -51,6 +53,8 @@ struct Receptiond: AsyncParsableCommand {
     @Option(name: .customLong("grace-period"), help: ArgumentHelp("After SIGTERM, how long running jobs may take to finish before they are handed back to the queue (500ms, 30s, 5m).", valueName: "duration"))
     var gracePeriod = "30s"
 
+    @Option(name: .customLong("startup-timeout"), help: ArgumentHelp("At start, how long to retry a database that cannot be reached before exiting 69 (a refused login exits 78 at once).", valueName: "duration"))
+    var startupTimeout = "30s"
     @Option(help: ArgumentHelp("How long a job's claim holds without a heartbeat; a job whose daemon died runs again about this long after (extended every third of it).", valueName: "duration"))
     var lease = "30s"
 
@@ -76,7 +80,8 @@ struct Receptiond: AsyncParsableCommand {
             throw ValidationError("--log-level is one of trace, debug, info, notice, warning, error, critical")
         }
         guard ["text", "json"].contains(logFormat) else { throw ValidationError("--log-format is text or json") }
-        for (name, value) in [("--grace-period", gracePeriod), ("--lease", lease), ("--poll-interval", pollInterval)] {
+        for (name, value) in [("--grace-period", gracePeriod), ("--lease", lease), ("--poll-interval", pollInterval),
+                              ("--startup-timeout", startupTimeout)] {
             guard DurationText.parse(value) != nil else { throw ValidationError("\(name): not a duration (500ms, 30s, 5m, 2h, 7d)") }
         }
         guard let lease = DurationText.parse(lease), lease >= .seconds(1) else { throw ValidationError("--lease is at least 1s") }
@@ -103,6 +108,7 @@ struct Receptiond: AsyncParsableCommand {
         configuration.concurrency = concurrency
         configuration.drain = drain
         configuration.gracePeriod = DurationText.parse(gracePeriod)!
+        configuration.startupRetryBudget = DurationText.parse(startupTimeout)!
         configuration.leaseDuration = DurationText.parse(lease)!
         configuration.pollInterval = DurationText.parse(pollInterval)!
         configuration.retention = retention == "off" ? nil : DurationText.parse(retention)
@@ -116,9 +122,20 @@ struct Receptiond: AsyncParsableCommand {
         group.maximumGracefulShutdownDuration = configuration.gracePeriod + .seconds(30)
         do {
             try await ServiceGroup(configuration: group).run()
-        } catch let error as JobQueueError where error == .notMigrated {
-            logger.critical("\(error)")
-            throw ExitCode(78)
+        } catch let error as JobQueueError {
+            switch error {
+            case .notMigrated, .invalidConfiguration:
+                logger.critical("\(error)", metadata: ["hint": "check --database-url or RECEPTION_DATABASE_URL (database, role, password, pg_hba.conf), and that the database is migrated"])
+                throw ExitCode(78)
+            case .databaseUnreachable:
+                logger.critical("\(error)", metadata: ["hint": "is the server up and reachable? (--startup-timeout sets how long to retry)"])
+                throw ExitCode(69)
+            default:
+                logger.critical("stopped by an error", metadata: ["error": "\(error)"])
+                throw ExitCode(1)
+            }
+        } catch is CancellationError {
+            return  // SIGTERM before the worker started: nothing ran, nothing to hand back
         } catch {
             logger.critical("stopped by an error", metadata: ["error": "\(error)"])
             throw ExitCode(1)

@@ -1,0 +1,55 @@
+import Foundation
+import Postgres
+import Testing
+import TestSupport
+
+/// A daemon pointed at the wrong place fails fast and says what to fix; one that cannot reach
+/// its server gives up after its retry budget; SIGTERM ends it while it is still connecting.
+@Suite("Daemon start: configuration errors fail fast")
+struct StartupTests {
+    /// Exit 78 for a database or role that does not exist, without retrying (how fast is a
+    /// figure for the note, not an assertion: 20 s is only the guard against a hang).
+    @Test(arguments: ["database", "role"])
+    func aMissingDatabaseOrRoleExits78Quickly(missing: String) async throws {
+        let server = try TestDatabase.serverURL()
+        let url = missing == "database"
+            ? TestDatabase.url(server, database: "no_such_database_\(UUID().uuidString.prefix(6).lowercased())")
+            : TestDatabase.url(server, user: "no_such_role_\(UUID().uuidString.prefix(6).lowercased())")
+        let daemon = try DaemonProcess(url: url, [])
+        let status = await daemon.waitForExit(timeout: .seconds(20))
+        #expect(status == 78, "\(daemon.log)")
+        #expect(daemon.log.contains("does not exist"))
+        #expect(!daemon.log.contains("reconnecting"))
+        #expect(daemon.log.contains("--database-url"))
+    }
+
+    /// An unmigrated database is a configuration error too.
+    @Test func anUnmigratedDatabaseExits78() async throws {
+        try await TestDatabase.withEmptyDatabase { url in
+            let daemon = try DaemonProcess(url: url, [])
+            #expect(await daemon.waitForExit(timeout: .seconds(20)) == 78, "\(daemon.log)")
+        }
+    }
+
+    /// No server at all: retried (and said) until the budget ends, then exit 69.
+    @Test func anUnreachableServerExits69AfterItsBudget() async throws {
+        let socketFolder = FileManager.default.temporaryDirectory.appendingPathComponent("no-server-\(UUID().uuidString.prefix(6))").path
+        try FileManager.default.createDirectory(atPath: socketFolder, withIntermediateDirectories: true)
+        let daemon = try DaemonProcess(url: "host=\(socketFolder) port=5999 dbname=reception", ["--startup-timeout", "2s"])
+        let status = await daemon.waitForExit(timeout: .seconds(30))
+        #expect(status == 69, "\(daemon.log)")
+        #expect(daemon.log.contains("reconnecting") || daemon.log.contains("unavailable"))
+    }
+
+    /// SIGTERM while the daemon is still trying to connect ends it at once, with 0.
+    @Test func sigtermWhileConnectingEndsItPromptly() async throws {
+        let socketFolder = FileManager.default.temporaryDirectory.appendingPathComponent("no-server-\(UUID().uuidString.prefix(6))").path
+        try FileManager.default.createDirectory(atPath: socketFolder, withIntermediateDirectories: true)
+        let daemon = try DaemonProcess(url: "host=\(socketFolder) port=5999 dbname=reception", ["--startup-timeout", "5m"])
+        try await Task.sleep(for: .seconds(1))
+        daemon.signal(SIGTERM)
+        // Before, it waited for the grace period and 30 s more; the guard is below that.
+        let status = await daemon.waitForExit(timeout: .seconds(25))
+        #expect(status == 0, "\(daemon.log)")
+    }
+}
