@@ -75,7 +75,12 @@ final class ReconnectingConnection: Sendable {
                     ])
                 }
                 failures += 1
-                try await Task.sleep(for: delay * Double.random(in: 0.8...1.2))
+                var pause = delay * Double.random(in: 0.8...1.2)
+                if let budget, let outageStarted {
+                    // Never sleep past the budget: give up on time.
+                    pause = max(.milliseconds(10), min(pause, budget - (ContinuousClock.now - outageStarted)))
+                }
+                try await Task.sleep(for: pause)
                 delay = min(delay * 2, .seconds(5))
             }
         }
