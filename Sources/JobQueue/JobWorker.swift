@@ -60,14 +60,14 @@ final class WorkerRuntime: Sendable {
         self.logger = logger
         self.owner = configuration.workerID
         slots = WorkerSlots(concurrency: configuration.concurrency, wake: wake)
-        let (conninfo, name) = (configuration.conninfo, configuration.applicationName)
-        claimDatabase = ReconnectingConnection(conninfo: conninfo, applicationName: name, role: "claim", logger: logger)
-        completionDatabase = ReconnectingConnection(conninfo: conninfo, applicationName: name, role: "complete", logger: logger)
-        leaseDatabase = ReconnectingConnection(conninfo: conninfo, applicationName: name, role: "lease", logger: logger)
-        listenDatabase = NotificationListener.connection(conninfo: conninfo, applicationName: name, logger: logger, wake: wake)
+        let (conninfo, name, settings) = (configuration.conninfo, configuration.applicationName, configuration.sessionSettings)
+        claimDatabase = ReconnectingConnection(conninfo: conninfo, applicationName: name, settings: settings, role: "claim", logger: logger)
+        completionDatabase = ReconnectingConnection(conninfo: conninfo, applicationName: name, settings: settings, role: "complete", logger: logger)
+        leaseDatabase = ReconnectingConnection(conninfo: conninfo, applicationName: name, settings: settings, role: "lease", logger: logger)
+        listenDatabase = NotificationListener.connection(conninfo: conninfo, applicationName: name, settings: settings, logger: logger, wake: wake)
         completions = CompletionBatcher(database: completionDatabase, owner: configuration.workerID, logger: logger, written: wake)
         handlerPool = ConnectionPool(conninfo: conninfo, maximumConnections: configuration.handlerConnections,
-                                     applicationName: name, logger: logger)
+                                     applicationName: name, settings: settings, logger: logger)
     }
 
     var isStopping: Bool { stopping.load(ordering: .acquiring) }

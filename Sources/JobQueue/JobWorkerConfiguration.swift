@@ -14,6 +14,22 @@ public struct JobWorkerConfiguration: Sendable {
     /// After SIGTERM: how long running jobs may take to finish before they are cancelled and
     /// handed back to the queue.
     public var gracePeriod: Duration = .seconds(30)
+    /// Limits on every session of the worker, so that nothing waits for ever: a statement that
+    /// runs longer than `statementTimeout`, waits for a lock longer than `lockTimeout`, or a
+    /// transaction left idle longer than `idleInTransactionTimeout` fails (nil: no limit).
+    /// A job failing so is retried like any failure.
+    public var statementTimeout: Duration? = .seconds(300)
+    public var lockTimeout: Duration? = .seconds(10)
+    public var idleInTransactionTimeout: Duration? = .seconds(60)
+
+    /// The server settings those limits become (milliseconds; 0 is PostgreSQL's "none").
+    var sessionSettings: [(name: String, value: String)] {
+        [("statement_timeout", statementTimeout), ("lock_timeout", lockTimeout),
+         ("idle_in_transaction_session_timeout", idleInTransactionTimeout)].map { name, limit in
+            (name, String(limit.map { max(1, $0.milliseconds) } ?? 0))
+        }
+    }
+
     /// At start, how long an unreachable database is retried before the worker gives up
     /// (`databaseUnreachable`). Once running, outages are retried for as long as they last.
     public var startupRetryBudget: Duration = .seconds(30)

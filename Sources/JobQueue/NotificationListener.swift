@@ -10,8 +10,9 @@ struct NotificationListener: Sendable {
     let wake: Wakeup
 
     /// The connection for a listener: LISTEN and wake on every (re)connect.
-    static func connection(conninfo: String?, applicationName: String, logger: Logger, wake: Wakeup) -> ReconnectingConnection {
-        ReconnectingConnection(conninfo: conninfo, applicationName: applicationName, role: "listen", logger: logger) { connection in
+    static func connection(conninfo: String?, applicationName: String, settings: [(name: String, value: String)] = [],
+                           logger: Logger, wake: Wakeup) -> ReconnectingConnection {
+        ReconnectingConnection(conninfo: conninfo, applicationName: applicationName, settings: settings, role: "listen", logger: logger) { connection in
             try await connection.listen(JobStatements.channel)
             wake.signal()
         }

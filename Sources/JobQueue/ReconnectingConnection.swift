@@ -8,6 +8,8 @@ import Synchronization
 final class ReconnectingConnection: Sendable {
     let conninfo: String?
     let applicationName: String
+    /// Server settings for the session (the worker's timeouts).
+    let settings: [(name: String, value: String)]
     /// What the connection is for, in log lines (`claim`, `complete`, ...).
     let role: String
     private let logger: Logger
@@ -21,10 +23,11 @@ final class ReconnectingConnection: Sendable {
     }
     private let state = Mutex(State())
 
-    init(conninfo: String?, applicationName: String, role: String, logger: Logger,
+    init(conninfo: String?, applicationName: String, settings: [(name: String, value: String)] = [], role: String, logger: Logger,
          onConnect: @escaping @Sendable (Connection) async throws -> Void = { _ in }) {
         self.conninfo = conninfo
         self.applicationName = applicationName
+        self.settings = settings
         self.role = role
         self.logger = logger
         self.onConnect = onConnect
@@ -93,7 +96,7 @@ final class ReconnectingConnection: Sendable {
 
     private func connected() async throws -> Connection {
         if let connection = state.withLock({ $0.connection }) { return connection }
-        let connection = try await Connection.connect(conninfo, applicationName: applicationName, logger: logger)
+        let connection = try await Connection.connect(conninfo, applicationName: applicationName, settings: settings, logger: logger)
         try await onConnect(connection)
         state.withLock {
             $0.connection = connection

@@ -42,18 +42,31 @@ public final class Connection: @unchecked Sendable {
     /// Connects with a libpq connection string — a URI (`postgresql://user@host/db?sslmode=require`)
     /// or `key=value` pairs — so libpq's conventions work unchanged: `PG*` environment variables,
     /// `~/.pgpass`, `sslmode`, unix sockets. nil or empty means libpq's defaults alone.
+    /// `settings` are server settings for the session (`statement_timeout` = `30000`, ...),
+    /// sent at connect (libpq's `options`), so they hold from its first statement; a
+    /// connection string with its own `options` replaces them.
     public static func connect(
         _ conninfo: String? = nil,
         applicationName: String = "reception",
+        settings: [(name: String, value: String)] = [],
         logger: Logger = Logger(label: "reception.postgres")
     ) async throws -> Connection {
+        // -c name=value, with backslash before spaces and backslashes (libpq's options syntax).
+        let options = settings.map { setting in
+            "-c " + setting.name + "=" + setting.value.replacingOccurrences(of: "\\", with: "\\\\")
+                .replacingOccurrences(of: " ", with: "\\ ")
+        }.joined(separator: " ")
         let queue = DispatchQueue(label: "reception.postgres.connection")
         let handle: OpaquePointer = try await withCheckedThrowingContinuation { continuation in
             queue.async {
                 // connect_timeout first, so that the connection string's own wins: without one, a
                 // host that drops packets would hold a connect for minutes.
-                let keywords = ["connect_timeout", "dbname", "fallback_application_name", "client_encoding"]
-                let values = ["10", conninfo ?? "", applicationName, "UTF8"]
+                var keywords = ["connect_timeout", "dbname", "fallback_application_name", "client_encoding"]
+                var values = ["10", conninfo ?? "", applicationName, "UTF8"]
+                if !options.isEmpty {
+                    keywords.insert("options", at: 0)
+                    values.insert(options, at: 0)
+                }
                 let connection = withCStrings(keywords) { keywordPointers in
                     withCStrings(values) { valuePointers in
                         PQconnectdbParams(keywordPointers, valuePointers, 1)

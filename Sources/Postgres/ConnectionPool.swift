@@ -18,11 +18,14 @@ public final class ConnectionPool: Sendable {
         /// one in the slot just freed".
         var waiters: [CheckedContinuation<Connection?, any Error>] = []
     }
+    private let settings: [(name: String, value: String)]
     private let state = Mutex(State())
 
-    public init(conninfo: String?, maximumConnections: Int, applicationName: String = "reception", logger: Logger) {
+    public init(conninfo: String?, maximumConnections: Int, applicationName: String = "reception",
+                settings: [(name: String, value: String)] = [], logger: Logger) {
         precondition(maximumConnections > 0, "a pool needs at least one connection")
         self.conninfo = conninfo
+        self.settings = settings
         self.maximumConnections = maximumConnections
         self.applicationName = applicationName
         self.logger = logger
@@ -96,7 +99,7 @@ public final class ConnectionPool: Sendable {
 
     private func openInSlot() async throws -> Connection {
         do {
-            return try await Connection.connect(conninfo, applicationName: applicationName, logger: logger)
+            return try await Connection.connect(conninfo, applicationName: applicationName, settings: settings, logger: logger)
         } catch {
             freeSlot()
             throw error

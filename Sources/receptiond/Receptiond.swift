@@ -53,6 +53,12 @@ struct Receptiond: AsyncParsableCommand {
     @Option(name: .customLong("grace-period"), help: ArgumentHelp("After SIGTERM, how long running jobs may take to finish before they are handed back to the queue (500ms, 30s, 5m).", valueName: "duration"))
     var gracePeriod = "30s"
 
+    @Option(name: .customLong("statement-timeout"), help: ArgumentHelp("The longest any one statement of the daemon may run; 'off' for none.", valueName: "duration"))
+    var statementTimeout = "5m"
+    @Option(name: .customLong("lock-timeout"), help: ArgumentHelp("The longest a statement waits for a lock (an officer's open transaction, say) before its job's attempt fails and is retried; 'off' for none.", valueName: "duration"))
+    var lockTimeout = "10s"
+    @Option(name: .customLong("idle-in-transaction-timeout"), help: ArgumentHelp("How long a session of the daemon may sit idle inside a transaction before the server ends it; 'off' for none.", valueName: "duration"))
+    var idleInTransactionTimeout = "1m"
     @Option(name: .customLong("startup-timeout"), help: ArgumentHelp("At start, how long to retry a database that cannot be reached before exiting 69 (a refused login exits 78 at once).", valueName: "duration"))
     var startupTimeout = "30s"
     @Option(help: ArgumentHelp("How long a job's claim holds without a heartbeat; a job whose daemon died runs again about this long after (extended every third of it).", valueName: "duration"))
@@ -85,6 +91,11 @@ struct Receptiond: AsyncParsableCommand {
             guard DurationText.parse(value) != nil else { throw ValidationError("\(name): not a duration (500ms, 30s, 5m, 2h, 7d)") }
         }
         guard let lease = DurationText.parse(lease), lease >= .seconds(1) else { throw ValidationError("--lease is at least 1s") }
+        for (name, value) in [("--statement-timeout", statementTimeout), ("--lock-timeout", lockTimeout),
+                              ("--idle-in-transaction-timeout", idleInTransactionTimeout)]
+        where value != "off" && DurationText.parse(value) == nil {
+            throw ValidationError("\(name): a duration (500ms, 10s, 5m) or 'off'")
+        }
         guard retention == "off" || DurationText.parse(retention) != nil else {
             throw ValidationError("--retention: a duration (7d, 12h) or 'off'")
         }
@@ -109,6 +120,9 @@ struct Receptiond: AsyncParsableCommand {
         configuration.drain = drain
         configuration.gracePeriod = DurationText.parse(gracePeriod)!
         configuration.startupRetryBudget = DurationText.parse(startupTimeout)!
+        configuration.statementTimeout = statementTimeout == "off" ? nil : DurationText.parse(statementTimeout)
+        configuration.lockTimeout = lockTimeout == "off" ? nil : DurationText.parse(lockTimeout)
+        configuration.idleInTransactionTimeout = idleInTransactionTimeout == "off" ? nil : DurationText.parse(idleInTransactionTimeout)
         configuration.leaseDuration = DurationText.parse(lease)!
         configuration.pollInterval = DurationText.parse(pollInterval)!
         configuration.retention = retention == "off" ? nil : DurationText.parse(retention)

@@ -85,3 +85,42 @@ func withTimeout<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () 
         return value
     }
 }
+
+/// Nothing waits for ever: a batch blocked behind an officer's idle transaction fails its
+/// attempt on the daemon's lock timeout (with a clear error), is retried, and finishes once the
+/// transaction ends; it is never stuck running.
+@Suite("A batch behind an idle transaction")
+struct BlockedBatchTests {
+    @Test func aBatchBlockedByAnIdleTransactionFailsItsAttemptAndRetries() async throws {
+        try await TestDatabase.withMigratedDatabase { url in
+            let db = try await Connection.connect(url)
+            try await WorkflowFixture.seed(on: db, cases: 3)
+            // An officer's psql session, left open holding every capacity row of Umeå.
+            let idle = try await Connection.connect(url)
+            try await idle.executeScript("BEGIN; SELECT * FROM capacity WHERE municipality_code = '2480' FOR UPDATE;")
+            let daemon = Process()
+            daemon.executableURL = try TestDatabase.executable("receptiond")
+            daemon.arguments = ["--database-url", url, "--lock-timeout", "1s", "--log-level", "warning", "--poll-interval", "200ms"]
+            daemon.standardOutput = FileHandle.nullDevice
+            daemon.standardError = FileHandle.nullDevice
+            try daemon.run()
+            defer { if daemon.isRunning { daemon.terminate() }; daemon.waitUntilExit() }
+
+            let batch = try await Batches.request(period: 2026, municipalities: ["2480"], timeLimit: 2, dryRun: false, on: db)
+            let failedAttempt = try await withTimeout(.seconds(60)) {
+                while true {
+                    let rows = try await db.query("SELECT errors::text AS errors, state FROM jobs WHERE id = \(batch.jobID!)")
+                    let errors = try rows[0].decode("errors", as: String.self)
+                    if errors != "[]" { return errors }
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+            }
+            #expect(failedAttempt.contains("lock timeout"), "\(failedAttempt)")
+            #expect(try await Batches.find(batch.id, on: db).status != "finished")
+            try await idle.executeScript("ROLLBACK")
+            let finished = try await withTimeout(.seconds(90)) { try await Batches.wait(for: batch.id, on: db) }
+            #expect(finished.status == "finished")
+            #expect(finished.summary?.placed == 3)
+        }
+    }
+}
