@@ -494,9 +494,13 @@ BEGIN
         RAISE EXCEPTION 'batch % is % and can no longer change', OLD.id, OLD.status
             USING ERRCODE = 'raise_exception';
     END IF;
+    -- The request (period, dry run, who, when, its job, and the settings request_batch put
+    -- in summary) is fixed: the worker writes results beside it, never over it.
     IF (NEW.id, NEW.period, NEW.dry_run, NEW.requested_by, NEW.created_at)
        IS DISTINCT FROM (OLD.id, OLD.period, OLD.dry_run, OLD.requested_by, OLD.created_at)
-       OR (OLD.job_id IS NOT NULL AND NEW.job_id IS DISTINCT FROM OLD.job_id) THEN
+       OR (OLD.job_id IS NOT NULL AND NEW.job_id IS DISTINCT FROM OLD.job_id)
+       OR (NEW.summary -> 'time_limit', NEW.summary -> 'municipalities_requested')
+          IS DISTINCT FROM (OLD.summary -> 'time_limit', OLD.summary -> 'municipalities_requested') THEN
         RAISE EXCEPTION 'the request of batch % cannot change', OLD.id USING ERRCODE = 'raise_exception';
     END IF;
     IF NEW.status <> OLD.status AND NOT (

@@ -19,7 +19,8 @@ ALTER TABLE jobs
 
 -- What a login that does not own the table (a worker) may change, judged on the old row and
 -- the new: row-level security sees each alone, a trigger sees both.
---   * a job's request (queue, kind, args, priority, unique key, attempts allowed) is fixed;
+--   * a job's request (queue, kind, args, priority, unique key, attempts allowed) is fixed,
+--     and its error history only grows;
 --   * a finished job (succeeded, discarded, cancelled) stays finished;
 --   * a queued job changes only by being claimed, when due, by the claiming login itself;
 --   * a running job is changed by the login that claimed it, or, once its lease expired,
@@ -39,6 +40,12 @@ BEGIN
     IF (NEW.id, NEW.queue, NEW.kind, NEW.args, NEW.priority, NEW.unique_key, NEW.max_attempts, NEW.created_at)
        IS DISTINCT FROM (OLD.id, OLD.queue, OLD.kind, OLD.args, OLD.priority, OLD.unique_key, OLD.max_attempts, OLD.created_at) THEN
         RAISE EXCEPTION 'the request of job % cannot change', OLD.id USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    -- A job's error history is appended to, never rewritten.
+    IF NEW.errors IS DISTINCT FROM OLD.errors
+       AND (pg_catalog.jsonb_array_length(NEW.errors) < pg_catalog.jsonb_array_length(OLD.errors)
+            OR NOT NEW.errors @> OLD.errors) THEN
+        RAISE EXCEPTION 'the error history of job % is append-only', OLD.id USING ERRCODE = 'insufficient_privilege';
     END IF;
     IF OLD.state IN ('succeeded', 'discarded', 'cancelled') THEN
         RAISE EXCEPTION 'job % is % and stays so', OLD.id, OLD.state

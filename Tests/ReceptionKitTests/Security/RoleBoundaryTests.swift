@@ -43,6 +43,14 @@ struct RoleBoundaryTests {
             await expectRefused("SELECT withdraw_case(\(one), 'x')", on: worker, .insufficientPrivilege)
             #expect(try await ground.fingerprint() == afterRequest)
 
+            // Its own batch's request is not its to rewrite.
+            await expectRefused("""
+                UPDATE batches SET summary = summary || '{"time_limit": 3600, "municipalities_requested": ["2480"]}' WHERE id = \(ground.runningBatch)
+                """, on: worker, .raiseException)
+            try await worker.execute("""
+                UPDATE jobs SET errors = errors || '[{"message": "first"}]'::jsonb
+                WHERE id = (SELECT job_id FROM batches WHERE id = \(ground.runningBatch))
+                """)
             // Its own job: a proposal goes in, and once the batch is finished, its result is final.
             try await worker.execute("""
                 INSERT INTO allocations (case_id, municipality_code, period, status, score, batch_id)
@@ -52,6 +60,8 @@ struct RoleBoundaryTests {
                 UPDATE batches SET status = 'finished', finished_at = now(), objective = 900, bound = 900 WHERE id = \(ground.runningBatch)
                 """)
             await expectRefused("UPDATE batches SET objective = 1, bound = 1 WHERE id = \(ground.runningBatch)", on: worker, .raiseException)
+            await expectRefused("UPDATE jobs SET errors = '[]' WHERE id = (SELECT job_id FROM batches WHERE id = \(ground.runningBatch))",
+                                on: worker, .insufficientPrivilege)
             await expectRefused("UPDATE batches SET objective = 1, bound = 1 WHERE id = \(ground.runningBatch)", on: ground.admin, .raiseException)
         }
     }
