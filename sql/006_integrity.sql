@@ -193,7 +193,7 @@ BEGIN
     IF ((TG_OP = 'INSERT' AND (NEW.used <> 0 OR NEW.forced <> 0))
         OR (TG_OP = 'UPDATE' AND (NEW.used <> OLD.used OR NEW.forced <> OLD.forced)))
        AND ((SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = TG_RELID)
-             IS DISTINCT FROM (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = current_user)
+             IS DISTINCT FROM pg_catalog.quote_ident(current_user)::pg_catalog.regrole::pg_catalog.oid
             OR pg_catalog.pg_trigger_depth() < 2) THEN
         RAISE EXCEPTION 'capacity.used and capacity.forced are maintained by the database'
             USING ERRCODE = 'raise_exception',
@@ -294,7 +294,7 @@ BEGIN
     IF (NEW.status, NEW.withdrawn_at, NEW.withdrawn_reason, NEW.needs_revision)
        IS DISTINCT FROM (OLD.status, OLD.withdrawn_at, OLD.withdrawn_reason, OLD.needs_revision) THEN
         IF (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = TG_RELID)
-           IS DISTINCT FROM (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = current_user)
+           IS DISTINCT FROM pg_catalog.quote_ident(current_user)::pg_catalog.regrole::pg_catalog.oid
            OR (NEW.status <> OLD.status AND NEW.status <> 'withdrawn' AND OLD.status <> 'withdrawn'
                AND pg_catalog.pg_trigger_depth() < 2) THEN
             RAISE EXCEPTION 'the status of case % follows its allocations', OLD.id

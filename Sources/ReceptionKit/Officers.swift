@@ -45,7 +45,7 @@ public enum Officers {
         try await connection.query("SELECT * FROM officers ORDER BY login").map(OfficerRecord.init(row:))
     }
 
-    /// Deactivates or reactivates a login; nil when it is not recorded.
+    /// Deactivates or reactivates a login; `notFound` when it is not recorded.
     @discardableResult
     public static func setActive(_ active: Bool, login: String, on connection: Connection) async throws -> OfficerRecord {
         let rows = try await connection.query("UPDATE officers SET active = \(active) WHERE login = \(login) RETURNING *")

@@ -8,21 +8,8 @@ import TestSupport
 /// processes.
 @Suite("Allocation batches through receptiond")
 struct BatchThroughDaemonTests {
-    /// Starts `receptiond` from the build folder that scripts/test names.
-    func startDaemon(_ url: String) throws -> Process {
-        let process = Process()
-        process.executableURL = try TestDatabase.executable("receptiond")
-        process.arguments = ["--database-url", url, "--concurrency", "2", "--log-level", "warning", "--poll-interval", "200ms"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        return process
-    }
-
-    func stop(_ process: Process) {
-        if process.isRunning { process.terminate() }
-        process.waitUntilExit()
-    }
+    func startDaemon(_ url: String) throws -> Process { try Receptiond.start(url, ["--concurrency", "2"]) }
+    func stop(_ process: Process) { Receptiond.stop(process) }
 
     @Test func twoBatchesAndTwoDaemonsAtOnceNeverExceedAnyCapacity() async throws {
         try await TestDatabase.withMigratedDatabase { url in
@@ -74,6 +61,31 @@ struct BatchThroughDaemonTests {
     }
 }
 
+/// `receptiond` from the build folder that scripts/test names, for the domain's tests.
+enum Receptiond {
+    static func start(_ url: String, _ arguments: [String] = []) throws -> Process {
+        let process = Process()
+        process.executableURL = try TestDatabase.executable("receptiond")
+        process.arguments = ["--database-url", url, "--log-level", "warning", "--poll-interval", "200ms"] + arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    /// Runs one to the end (`--drain`) and gives its exit status.
+    static func drain(_ url: String) throws -> Int32 {
+        let process = try start(url, ["--drain"])
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    static func stop(_ process: Process) {
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+    }
+}
+
 struct TimedOut: Error {}
 
 func withTimeout<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
@@ -98,13 +110,8 @@ struct BlockedBatchTests {
             // An officer's psql session, left open holding every capacity row of Umeå.
             let idle = try await Connection.connect(url)
             try await idle.executeScript("BEGIN; SELECT * FROM capacity WHERE municipality_code = '2480' FOR UPDATE;")
-            let daemon = Process()
-            daemon.executableURL = try TestDatabase.executable("receptiond")
-            daemon.arguments = ["--database-url", url, "--lock-timeout", "1s", "--log-level", "warning", "--poll-interval", "200ms"]
-            daemon.standardOutput = FileHandle.nullDevice
-            daemon.standardError = FileHandle.nullDevice
-            try daemon.run()
-            defer { if daemon.isRunning { daemon.terminate() }; daemon.waitUntilExit() }
+            let daemon = try Receptiond.start(url, ["--lock-timeout", "1s"])
+            defer { Receptiond.stop(daemon) }
 
             let batch = try await Batches.request(period: 2026, municipalities: ["2480"], timeLimit: 2, dryRun: false, on: db)
             let failedAttempt = try await withTimeout(.seconds(60)) {
