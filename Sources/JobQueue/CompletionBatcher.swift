@@ -2,8 +2,8 @@ import Logging
 import Postgres
 import Synchronization
 
-/// Writes how jobs ended, in batches: all successes gathered since the last write go in one
-/// UPDATE (one commit for many jobs), so that jobs which write nothing of their own do not
+/// Writes how jobs ended, in batches: all outcomes gathered since the last write go in one
+/// UPDATE per kind of outcome (one commit for many jobs), so that jobs which write nothing of their own do not
 /// pay a commit each. Batches form by themselves: while one write is in flight the next
 /// gathers, so a lone job is written at once and a surge in large batches.
 ///
@@ -26,6 +26,10 @@ final class CompletionBatcher: Sendable {
     private let arrived = Wakeup()
     /// Signalled after each write (the claim loop's wake-up: it waits while the backlog is large).
     private let written: Wakeup
+
+    /// A write that fails for another reason than a lost connection (which is retried for as
+    /// long as it lasts) is tried this many times; then its jobs are left to expire.
+    static let writeTries = 3
 
     init(database: ReconnectingConnection, owner: String, logger: Logger, written: Wakeup) {
         self.database = database
@@ -70,17 +74,32 @@ final class CompletionBatcher: Sendable {
                 return batch
             }
             if batch.successes.isEmpty && batch.others.isEmpty { return }
-            do {
-                try await write(batch)
-            } catch is CancellationError {
-                // Shutting down with the database away: leave them; their leases expire and
-                // the jobs are rescued.
-                pending.withLock { $0.writing = [] }
-                return
-            } catch {
-                logger.error("could not record job outcomes; the jobs will be rescued when their leases expire", metadata: [
-                    "jobs.count": "\(batch.successes.count + batch.others.count)", "error": "\(error)",
-                ])
+            var tries = 0
+            while true {
+                tries += 1
+                do {
+                    try await write(batch)
+                    break
+                } catch is CancellationError {
+                    // Shutting down with the database away: leave them; their leases expire and
+                    // the jobs are rescued.
+                    pending.withLock { $0.writing = [] }
+                    return
+                } catch {
+                    if tries < Self.writeTries && !Task.isCancelled {
+                        logger.warning("could not record job outcomes; trying again", metadata: [
+                            "jobs.count": "\(batch.successes.count + batch.others.count)", "error": "\(error)",
+                        ])
+                        try? await Task.sleep(for: .milliseconds(200 * tries))
+                        continue
+                    }
+                    // No longer pending: the heartbeat stops extending their leases, so they
+                    // expire and are rescued instead of staying running for ever.
+                    logger.error("could not record job outcomes; the jobs will be rescued when their leases expire", metadata: [
+                        "jobs.count": "\(batch.successes.count + batch.others.count)", "error": "\(error)",
+                    ])
+                    break
+                }
             }
             pending.withLock { $0.writing = [] }
             written.signal()
@@ -99,9 +118,28 @@ final class CompletionBatcher: Sendable {
         return true
     }
 
+    /// One statement per kind of outcome, each for every job of that kind in the batch. Each
+    /// statement is idempotent (it checks the lease), so a retried write changes nothing twice.
     private func write(_ batch: Pending) async throws {
         let owner = owner
         let successes = batch.successes
+        var failures: [(id: Int64, message: String, delay: Duration)] = []
+        var finished: [(id: Int64, state: JobState, message: String)] = []
+        var snoozed: [(id: Int64, delay: Duration)] = []
+        var handedBack: [Int64] = []
+        var sessionLost: [Int64] = []
+        var jobs: [Int64: ClaimedJob] = [:]
+        for (job, outcome) in batch.others {
+            jobs[job.id] = job
+            switch outcome {
+            case .failed(let message, let delay): failures.append((job.id, message, delay))
+            case .finished(let state, let message): finished.append((job.id, state, message))
+            case .snoozed(let delay): snoozed.append((job.id, delay))
+            case .handedBack(counted: false): handedBack.append(job.id)
+            case .handedBack(counted: true): sessionLost.append(job.id)
+            case .succeeded, .none: break
+            }
+        }
         if !successes.isEmpty {
             let updated = try await database.run { connection in
                 try await connection.execute(JobStatements.succeedMany(ids: successes, owner: owner))
@@ -112,44 +150,52 @@ final class CompletionBatcher: Sendable {
                 ])
             }
         }
-        var handedBack: [Int64] = []
-        for (job, outcome) in batch.others {
-            var logger = logger
-            logger[metadataKey: "job.id"] = "\(job.id)"
-            logger[metadataKey: "job.kind"] = "\(job.kind)"
-            logger[metadataKey: "job.queue"] = "\(job.queue)"
-            logger[metadataKey: "job.attempt"] = "\(job.attempt)"
-            switch outcome {
-            case .failed(let message, let delay):
-                let rows = try await database.run { connection in
-                    try await connection.query(JobStatements.fail(id: job.id, owner: owner, message: message, delay: delay))
-                }
-                if let state = try rows.first?.decode("state", as: JobState.self) {
-                    if state == .discarded {
-                        logger.error("job discarded after its last attempt", metadata: ["error": "\(message)"])
-                    } else {
-                        logger.warning("job failed; will retry", metadata: [
-                            "error": "\(message)", "job.retry_in": "\(DurationText.format(delay))",
-                        ])
-                    }
-                } else {
-                    logger.warning("a failed job was no longer held by this worker", metadata: ["error": "\(message)"])
-                }
-            case .finished(let state, let message):
-                _ = try await database.run { connection in
-                    try await connection.execute(JobStatements.finish(id: job.id, owner: owner, state: state, message: message))
-                }
-                logger.notice("job \(state.rawValue) by its handler")
-            case .snoozed(let delay):
-                _ = try await database.run { connection in
-                    try await connection.execute(JobStatements.snooze(id: job.id, owner: owner, delay: delay))
-                }
-                logger.debug("job snoozed", metadata: ["job.retry_in": "\(DurationText.format(delay))"])
-            case .handedBack:
-                handedBack.append(job.id)
-            case .succeeded, .none:
-                break
+        if !failures.isEmpty {
+            let rows = try await database.run { connection in
+                try await connection.query(JobStatements.failMany(failures, owner: owner))
             }
+            var states: [Int64: JobState] = [:]
+            for row in rows { states[try row.decode("id", as: Int64.self)] = try row.decode("state", as: JobState.self) }
+            for failure in failures {
+                let logger = jobLogger(jobs[failure.id]!)
+                switch states[failure.id] {
+                case .discarded?:
+                    logger.error("job discarded after its last attempt", metadata: ["error": "\(failure.message)"])
+                case .some:
+                    logger.warning("job failed; will retry", metadata: [
+                        "error": "\(failure.message)", "job.retry_in": "\(DurationText.format(failure.delay))",
+                    ])
+                case nil:
+                    logger.warning("a failed job was no longer held by this worker", metadata: ["error": "\(failure.message)"])
+                }
+            }
+        }
+        if !finished.isEmpty {
+            _ = try await database.run { connection in
+                try await connection.query(JobStatements.finishMany(finished, owner: owner))
+            }
+            for item in finished { jobLogger(jobs[item.id]!).notice("job \(item.state.rawValue) by its handler") }
+        }
+        if !snoozed.isEmpty {
+            _ = try await database.run { connection in
+                try await connection.query(JobStatements.snoozeMany(snoozed, owner: owner))
+            }
+            for item in snoozed {
+                jobLogger(jobs[item.id]!).debug("job snoozed", metadata: ["job.retry_in": "\(DurationText.format(item.delay))"])
+            }
+        }
+        if !sessionLost.isEmpty {
+            let ids = sessionLost
+            let rows = try await database.run { connection in
+                let rows = try await connection.query(JobStatements.handBackAfterSessionLoss(ids: ids, owner: owner))
+                try await connection.execute(JobStatements.notify)
+                return rows
+            }
+            for row in rows where try row.decode("state", as: JobState.self) == .discarded {
+                jobLogger(jobs[try row.decode("id", as: Int64.self)]!)
+                    .error("job discarded: it lost its database session on its last attempt, after \(JobStatements.freeSessionLosses) times not counted")
+            }
+            logger.info("handed jobs back to the queue after losing the database", metadata: ["jobs.count": "\(rows.count)"])
         }
         if !handedBack.isEmpty {
             let ids = handedBack
@@ -160,5 +206,14 @@ final class CompletionBatcher: Sendable {
             }
             logger.info("handed jobs back to the queue", metadata: ["jobs.count": "\(count)"])
         }
+    }
+
+    private func jobLogger(_ job: ClaimedJob) -> Logger {
+        var logger = logger
+        logger[metadataKey: "job.id"] = "\(job.id)"
+        logger[metadataKey: "job.kind"] = "\(job.kind)"
+        logger[metadataKey: "job.queue"] = "\(job.queue)"
+        logger[metadataKey: "job.attempt"] = "\(job.attempt)"
+        return logger
     }
 }

@@ -49,11 +49,18 @@ public struct JobAdmin: Sendable {
     }
 
     /// Cancels a job that has not finished. A running job's worker cannot complete it any more
-    /// (its writes would roll back); its handler runs on to its end.
-    /// Returns nil when there is no such job; throws `notAllowed` for a finished job.
+    /// (its writes would roll back), and stops its handler at its next heartbeat.
+    /// Returns at once: nil when there is no such job; throws `notAllowed` for a finished job,
+    /// and `busy` when the job's handler is committing its result at this very moment.
     public func cancel(_ id: Int64) async throws -> JobRecord? {
         try await connection.withTransaction { transaction in
-            guard let job = try await JobAdmin(transaction).lockedJob(id) else { return nil }
+            let job: JobRecord?
+            do {
+                job = try await JobAdmin(transaction).lockedJob(id, wait: false)
+            } catch let error as PostgresError where error.sqlState == .lockNotAvailable {
+                throw JobQueueError.busy(jobID: id)
+            }
+            guard let job else { return nil }
             guard !job.state.isFinished else { throw JobQueueError.notAllowed(jobID: id, state: job.state, action: "cancel") }
             try await transaction.execute("""
                 UPDATE jobs SET state = 'cancelled', finished_at = now(), lease_expires_at = NULL WHERE id = \(id)
@@ -62,11 +69,11 @@ public struct JobAdmin: Sendable {
         }
     }
 
-    private func lockedJob(_ id: Int64) async throws -> JobRecord? {
+    private func lockedJob(_ id: Int64, wait: Bool = true) async throws -> JobRecord? {
         try await connection.query("""
             SELECT id, queue, kind, args::text AS args, priority, run_at, state, attempt, max_attempts,
                    errors::text AS errors, lease_owner, lease_expires_at, unique_key, created_at, attempted_at, finished_at
-            FROM jobs WHERE id = \(id) FOR UPDATE
+            FROM jobs WHERE id = \(id) FOR UPDATE \(fragment: wait ? "" : "NOWAIT")
             """).first.map(JobRecord.init(row:))
     }
 

@@ -22,11 +22,33 @@ public protocol JobHandler: Sendable {
     /// Backoff between failed attempts; nil uses the worker's policy.
     static var retryPolicy: RetryPolicy? { get }
 
+    /// What a graceful shutdown does to a running job of this kind.
+    static var atShutdown: ShutdownBehaviour { get }
+
+    /// How long one attempt may run before its handler is cancelled and the attempt fails
+    /// ("timed out"); nil uses the worker's default (`JobWorkerConfiguration.jobTimeout`).
+    func timeout(for arguments: Arguments) -> Duration?
+
+    /// Runs one attempt. Check for cancellation in long work: the worker cancels the task when
+    /// the attempt times out, when the job was cancelled by an operator or its lease was lost
+    /// (within one heartbeat), and at shutdown.
     func run(_ arguments: Arguments, context: JobContext) async throws
+}
+
+/// What a graceful shutdown does to a running job.
+public enum ShutdownBehaviour: Sendable {
+    /// Let it finish within the grace period (then cancel it and hand it back): for jobs that
+    /// are short, or whose half-done work would be lost.
+    case finish
+    /// Cancel it at once and hand it back to the queue (the attempt is not counted): for long
+    /// computations that another daemon can simply start again.
+    case interrupt
 }
 
 extension JobHandler {
     public static var retryPolicy: RetryPolicy? { nil }
+    public static var atShutdown: ShutdownBehaviour { .finish }
+    public func timeout(for arguments: Arguments) -> Duration? { nil }
 }
 
 /// Arguments of a handler that needs none: decodes from any JSON, encodes as `{}`.

@@ -20,6 +20,8 @@ public enum JobQueueError: Error, Sendable, CustomStringConvertible, Equatable {
     case databaseUnreachable(String)
     /// An operator action that the job's state does not allow.
     case notAllowed(jobID: Int64, state: JobState, action: String)
+    /// The job's handler is committing its result right now (it holds the job's row).
+    case busy(jobID: Int64)
 
     public var description: String {
         switch self {
@@ -33,6 +35,7 @@ public enum JobQueueError: Error, Sendable, CustomStringConvertible, Equatable {
         case .databaseUnreachable(let why): "the database could not be reached: \(why)"
         case .notMigrated: "the jobs table does not exist: run `reception db migrate` first"
         case .notAllowed(let id, let state, let action): "job \(id) is \(state.rawValue): cannot \(action) it"
+        case .busy(let id): "job \(id) is committing its result at this moment and can no longer be cancelled; look at it again in a second"
         }
     }
 

@@ -21,14 +21,23 @@ public struct JobRegistry: Sendable {
     func handler(for kind: String) -> AnyJobHandler? { handlers[kind] }
 }
 
-/// A handler with its arguments' type erased: decodes them, then runs.
+/// A handler with its arguments' type erased: decodes a job's arguments, then runs.
 struct AnyJobHandler: Sendable {
+    /// One attempt, its arguments decoded.
+    struct Attempt: Sendable {
+        let timeout: Duration?
+        let run: @Sendable (JobContext) async throws -> Void
+    }
+
     let retryPolicy: RetryPolicy?
-    let run: @Sendable (ClaimedJob, JobContext) async throws -> Void
+    let atShutdown: ShutdownBehaviour
+    /// Decodes the job's arguments; throws `argumentsDoNotDecode` when they do not.
+    let prepare: @Sendable (ClaimedJob) throws -> Attempt
 
     init<Handler: JobHandler>(_ handler: Handler) {
         retryPolicy = Handler.retryPolicy
-        run = { job, context in
+        atShutdown = Handler.atShutdown
+        prepare = { job in
             let arguments: Handler.Arguments
             if Handler.Arguments.self == NoArguments.self {
                 arguments = NoArguments() as! Handler.Arguments
@@ -42,7 +51,9 @@ struct AnyJobHandler: Sendable {
                     throw JobQueueError.argumentsDoNotDecode(kind: job.kind, type: "\(Handler.Arguments.self)", path: Self.codingPath(of: error))
                 }
             }
-            try await handler.run(arguments, context: context)
+            return Attempt(timeout: handler.timeout(for: arguments)) { context in
+                try await handler.run(arguments, context: context)
+            }
         }
     }
 

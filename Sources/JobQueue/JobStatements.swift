@@ -1,7 +1,8 @@
 import Foundation
 import Postgres
 
-/// Every statement the queue runs, in one place. Each completion checks that the job is still
+/// Every statement the queue's worker runs, in one place (the operators' statements are in
+/// `JobAdmin`). Each completion checks that the job is still
 /// running under the caller's lease, so a worker that lost a job can never complete it twice.
 enum JobStatements {
     /// The channel that INSERTs on `jobs` notify (see sql/002_jobs.sql), and hand-backs too.
@@ -100,46 +101,77 @@ enum JobStatements {
         """
     }
 
-    /// A failed attempt: retryable after `delay`, or discarded when it was the last attempt.
-    static func fail(id: Int64, owner: String, message: String, delay: Duration) -> Query {
+    /// Failed attempts: each retryable after its delay, or discarded when it was the last
+    /// attempt, its message in the history. One statement for many jobs.
+    static func failMany(_ failures: [(id: Int64, message: String, delay: Duration)], owner: String) -> Query {
         """
-        UPDATE jobs SET
-            state = CASE WHEN attempt >= max_attempts THEN 'discarded' ELSE 'retryable' END,
-            run_at = CASE WHEN attempt >= max_attempts THEN run_at
-                          ELSE now() + \(delay.milliseconds)::float8 * interval '1 millisecond' END,
-            finished_at = CASE WHEN attempt >= max_attempts THEN now() END,
-            errors = errors || jsonb_build_array(jsonb_build_object(
-                'at', now(), 'attempt', attempt, 'message', \(message)::text, 'worker', lease_owner)),
+        UPDATE jobs j SET
+            state = CASE WHEN j.attempt >= j.max_attempts THEN 'discarded' ELSE 'retryable' END,
+            run_at = CASE WHEN j.attempt >= j.max_attempts THEN j.run_at
+                          ELSE now() + f.delay_ms * interval '1 millisecond' END,
+            finished_at = CASE WHEN j.attempt >= j.max_attempts THEN now() END,
+            errors = j.errors || jsonb_build_array(jsonb_build_object(
+                'at', now(), 'attempt', j.attempt, 'message', f.message, 'worker', j.lease_owner)),
             lease_expires_at = NULL
-        WHERE id = \(id) AND state = 'running' AND lease_owner = \(owner)
-        RETURNING state
+        FROM unnest(\(failures.map(\.id)), \(failures.map(\.message)), \(failures.map { $0.delay.milliseconds })) AS f(id, message, delay_ms)
+        WHERE j.id = f.id AND j.state = 'running' AND j.lease_owner = \(owner)
+        RETURNING j.id, j.state
         """
     }
 
-    /// Discarded or cancelled by its handler, with the reason in the history.
-    static func finish(id: Int64, owner: String, state: JobState, message: String) -> Query {
+    /// Discarded or cancelled by their handlers, each with its reason in the history.
+    static func finishMany(_ finished: [(id: Int64, state: JobState, message: String)], owner: String) -> Query {
         """
-        UPDATE jobs SET state = \(state), finished_at = now(), lease_expires_at = NULL,
-            errors = errors || jsonb_build_array(jsonb_build_object(
-                'at', now(), 'attempt', attempt, 'message', \(message)::text, 'worker', lease_owner))
-        WHERE id = \(id) AND state = 'running' AND lease_owner = \(owner)
-        """
-    }
-
-    /// Runs again after `delay`; this attempt does not count.
-    static func snooze(id: Int64, owner: String, delay: Duration) -> Query {
-        """
-        UPDATE jobs SET state = 'available', attempt = greatest(attempt - 1, 0), lease_expires_at = NULL,
-            run_at = now() + \(delay.milliseconds)::float8 * interval '1 millisecond'
-        WHERE id = \(id) AND state = 'running' AND lease_owner = \(owner)
+        UPDATE jobs j SET state = f.state, finished_at = now(), lease_expires_at = NULL,
+            errors = j.errors || jsonb_build_array(jsonb_build_object(
+                'at', now(), 'attempt', j.attempt, 'message', f.message, 'worker', j.lease_owner))
+        FROM unnest(\(finished.map(\.id)), \(finished.map(\.state.rawValue)), \(finished.map(\.message))) AS f(id, state, message)
+        WHERE j.id = f.id AND j.state = 'running' AND j.lease_owner = \(owner)
+        RETURNING j.id
         """
     }
 
-    /// Back to the queue, ready at once, this attempt not counted (shutdown, lost database).
+    /// Each runs again after its delay; this attempt does not count.
+    static func snoozeMany(_ snoozed: [(id: Int64, delay: Duration)], owner: String) -> Query {
+        """
+        UPDATE jobs j SET state = 'available', attempt = greatest(j.attempt - 1, 0), lease_expires_at = NULL,
+            run_at = now() + f.delay_ms * interval '1 millisecond'
+        FROM unnest(\(snoozed.map(\.id)), \(snoozed.map { $0.delay.milliseconds })) AS f(id, delay_ms)
+        WHERE j.id = f.id AND j.state = 'running' AND j.lease_owner = \(owner)
+        RETURNING j.id
+        """
+    }
+
+    /// Back to the queue, ready at once, this attempt not counted (shutdown).
     static func handBack(ids: [Int64], owner: String) -> Query {
         """
         UPDATE jobs SET state = 'available', attempt = greatest(attempt - 1, 0), lease_expires_at = NULL
         WHERE id = ANY(\(ids)) AND state = 'running' AND lease_owner = \(owner)
+        """
+    }
+
+    /// How many times a job may lose its database session while running before those attempts
+    /// count: a job that kills its own session must not loop for ever.
+    static let freeSessionLosses = 2
+
+    /// Back to the queue after the database session was lost while they ran, with that in
+    /// their history. The first `freeSessionLosses` times the attempt is not counted; after
+    /// that it is, and on the last attempt the job is discarded.
+    static func handBackAfterSessionLoss(ids: [Int64], owner: String) -> Query {
+        """
+        UPDATE jobs j SET
+            state = CASE WHEN h.counted AND j.attempt >= j.max_attempts THEN 'discarded' ELSE 'available' END,
+            finished_at = CASE WHEN h.counted AND j.attempt >= j.max_attempts THEN now() END,
+            attempt = CASE WHEN h.counted THEN j.attempt ELSE greatest(j.attempt - 1, 0) END,
+            errors = j.errors || jsonb_build_array(jsonb_build_object(
+                'at', now(), 'attempt', j.attempt, 'message', 'lost the database session while running',
+                'worker', j.lease_owner, 'session_lost', true)),
+            lease_expires_at = NULL
+        FROM (SELECT id, (SELECT count(*) FROM jsonb_array_elements(errors) e WHERE e ? 'session_lost')
+                         >= \(Self.freeSessionLosses) AS counted
+              FROM jobs WHERE id = ANY(\(ids))) AS h
+        WHERE j.id = h.id AND j.state = 'running' AND j.lease_owner = \(owner)
+        RETURNING j.id, j.state
         """
     }
 
@@ -156,14 +188,22 @@ enum JobStatements {
 
     // MARK: Leases
 
-    /// Extends the lease of every job this worker runs. Rows locked by a handler's completing
-    /// transaction are skipped rather than waited for (no one can rescue them meanwhile).
-    static func heartbeat(owner: String, lease: Duration) -> Query {
+    /// Extends the leases of the jobs this worker still runs or has outcomes of to write
+    /// (`ids`), never others (a job whose completion was dropped must expire and be rescued).
+    /// Rows locked by a handler's completing transaction are skipped rather than waited for
+    /// (no one can rescue them meanwhile). Returns, of `ids`, the jobs still running under this
+    /// worker, and of the others whether an operator cancelled them.
+    static func heartbeat(owner: String, lease: Duration, ids: [Int64]) -> Query {
         """
-        UPDATE jobs SET lease_expires_at = now() + \(lease.milliseconds)::float8 * interval '1 millisecond'
-        WHERE id = ANY(ARRAY(
-            SELECT id FROM jobs WHERE state = 'running' AND lease_owner = \(owner)
-            FOR UPDATE SKIP LOCKED))
+        WITH extended AS (
+            UPDATE jobs SET lease_expires_at = now() + \(lease.milliseconds)::float8 * interval '1 millisecond'
+            WHERE id = ANY(ARRAY(
+                SELECT id FROM jobs WHERE id = ANY(\(ids)) AND state = 'running' AND lease_owner = \(owner)
+                FOR UPDATE SKIP LOCKED))
+            RETURNING id)
+        SELECT j.id, j.state = 'running' AND j.lease_owner = \(owner) AS held, j.state = 'cancelled' AS cancelled,
+               EXISTS (SELECT 1 FROM extended e WHERE e.id = j.id) AS extended
+        FROM jobs j WHERE j.id = ANY(\(ids))
         """
     }
 

@@ -74,6 +74,10 @@ final class WorkerRuntime: Sendable {
 
     func stop() {
         stopping.store(true, ordering: .releasing)
+        let interrupted = slots.interruptAtShutdown()
+        if interrupted > 0 {
+            logger.info("stopping the jobs that are handed back at shutdown", metadata: ["jobs.count": "\(interrupted)"])
+        }
         wake.signal()
     }
 
@@ -96,8 +100,8 @@ final class WorkerRuntime: Sendable {
             await withDiscardingTaskGroup { background in
                 background.addTask { await NotificationListener(database: self.listenDatabase, wake: self.wake).run() }
                 background.addTask {
-                    await LeaseKeeper(database: self.leaseDatabase, owner: self.owner,
-                                      configuration: self.configuration, logger: self.logger).run()
+                    await LeaseKeeper(database: self.leaseDatabase, owner: self.owner, configuration: self.configuration,
+                                      slots: self.slots, completions: self.completions, logger: self.logger).run()
                 }
                 background.addTask { await self.completions.run() }
                 await self.process()
@@ -234,16 +238,14 @@ final class WorkerRuntime: Sendable {
         logger[metadataKey: "job.kind"] = "\(job.kind)"
         logger[metadataKey: "job.queue"] = "\(job.queue)"
         logger[metadataKey: "job.attempt"] = "\(job.attempt)"
-        let mark = CompletionMark()
         let outcome: JobOutcome
         if let handler = registry.handler(for: job.kind) {
-            logger.debug("job started")
+            let policy = handler.retryPolicy ?? configuration.retryPolicy
             do {
-                try await handler.run(job, JobContext(job: job, logger: logger, pool: handlerPool, owner: owner, completion: mark))
-                logger.debug("job succeeded")
-                outcome = mark.isMarked ? .none : .succeeded
+                let attempt = try handler.prepare(job)
+                outcome = await run(job, attempt, atShutdown: handler.atShutdown, policy: policy, logger: logger)
             } catch {
-                outcome = self.outcome(of: error, job: job, policy: handler.retryPolicy ?? configuration.retryPolicy, logger: logger)
+                outcome = self.outcome(of: error, job: job, policy: policy, logger: logger)
             }
         } else {
             let message = JobQueueError.unknownKind(job.kind).description
@@ -252,6 +254,53 @@ final class WorkerRuntime: Sendable {
         // The outcome first, then the slot: whoever sees the slot free finds the outcome queued.
         completions.add(job, outcome)
         slots.finish(job.id)
+    }
+
+    /// Runs the handler in a task of its own, so that the worker can cancel it alone: when the
+    /// attempt times out, when the job is no longer this worker's (the heartbeat finds out), and
+    /// at shutdown.
+    private func run(_ job: ClaimedJob, _ attempt: AnyJobHandler.Attempt, atShutdown: ShutdownBehaviour,
+                     policy: RetryPolicy, logger: Logger) async -> JobOutcome {
+        let mark = CompletionMark()
+        let context = JobContext(job: job, logger: logger, pool: handlerPool, owner: owner, completion: mark)
+        let handler = Task { try await attempt.run(context) }
+        slots.attach(job.id, interruptedAtShutdown: atShutdown == .interrupt) { handler.cancel() }
+        if atShutdown == .interrupt && isStopping { slots.interrupt(job.id, .shutdown) }
+        let timeout = attempt.timeout ?? configuration.jobTimeout
+        let slots = slots
+        let timer = Task {
+            try await Task.sleep(for: timeout)
+            slots.interrupt(job.id, .timedOut(timeout))
+        }
+        logger.debug("job started")
+        let result = await withTaskCancellationHandler {
+            await handler.result
+        } onCancel: {
+            // The grace period is over: every job still running goes back to the queue.
+            slots.interrupt(job.id, .shutdown)
+        }
+        timer.cancel()
+        switch (result, slots.interruption(of: job.id)) {
+        case (_, .lost(let cancelledByOperator)?):
+            if cancelledByOperator {
+                logger.notice("job cancelled by an operator while running; its handler was stopped")
+            } else {
+                logger.warning("job was no longer held by this worker (its lease expired and it was rescued); its handler was stopped")
+            }
+            return .none
+        case (.success, _):
+            logger.debug("job succeeded")
+            return mark.isMarked ? .none : .succeeded
+        case (.failure, .timedOut(let limit)?):
+            let message = "timed out after \(DurationText.format(limit))"
+            logger.warning("job timed out; its handler was stopped", metadata: ["job.timeout": "\(DurationText.format(limit))"])
+            return .failed(message: message, retryDelay: policy.delay(afterAttempt: job.attempt))
+        case (.failure, .shutdown?):
+            logger.info("job stopped at shutdown; handing it back to the queue")
+            return .handedBack(counted: false)
+        case (.failure(let error), nil):
+            return outcome(of: error, job: job, policy: policy, logger: logger)
+        }
     }
 
     private func outcome(of error: any Error, job: ClaimedJob, policy: RetryPolicy, logger: Logger) -> JobOutcome {
@@ -266,13 +315,10 @@ final class WorkerRuntime: Sendable {
             logger.warning("job was no longer held by this worker (cancelled, or rescued after its lease expired); its writes were not committed")
             return .none
         case let error as PostgresError where error.isConnectionProblem:
+            // Counted after a few hand-backs: a job whose session keeps dying ends discarded.
             logger.warning("lost the database while running a job; handing it back to the queue", metadata: ["error": "\(error)"])
-            return .handedBack
+            return .handedBack(counted: true)
         default:
-            if Task.isCancelled {
-                logger.info("job cancelled at shutdown; handing it back to the queue")
-                return .handedBack
-            }
             return .failed(message: Self.message(error), retryDelay: policy.delay(afterAttempt: job.attempt))
         }
     }

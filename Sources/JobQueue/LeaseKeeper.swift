@@ -2,7 +2,8 @@ import Logging
 import Postgres
 
 /// The worker's housekeeping, on a connection of its own:
-/// - heartbeat: extends the lease of every job this worker runs, every lease/3;
+/// - heartbeat: extends the lease of every job this worker runs, every lease/3, and stops the
+///   handlers of jobs it no longer holds;
 /// - rescue: jobs whose lease expired (their worker died: SIGKILL, out of memory, a lost
 ///   host) go back to retryable, or to discarded when that was their last attempt — any live
 ///   worker does this for all;
@@ -15,6 +16,10 @@ struct LeaseKeeper: Sendable {
     let database: ReconnectingConnection
     let owner: String
     let configuration: JobWorkerConfiguration
+    /// The jobs whose handlers run (stopped when their job is no longer ours) ...
+    let slots: WorkerSlots
+    /// ... and those whose outcomes wait to be written: only these leases are extended.
+    let completions: CompletionBatcher
     let logger: Logger
 
     func run() async {
@@ -51,12 +56,37 @@ struct LeaseKeeper: Sendable {
         }
     }
 
+    /// Extends the leases of the jobs this worker holds, and stops the handler of every job it
+    /// runs that is no longer its own: cancelled by an operator, or rescued by another worker
+    /// after this one could not heartbeat in time. So a handler runs at most one heartbeat
+    /// after its job was taken away.
     func heartbeat() async throws {
+        // Slots before the batcher: a job moves from the first to the second.
+        let running = slots.runningIDs
+        let ids = running + completions.pendingIDs
+        guard !ids.isEmpty else { return }
         let (owner, lease) = (owner, configuration.leaseDuration)
-        let extended = try await database.run { connection in
-            try await connection.execute(JobStatements.heartbeat(owner: owner, lease: lease))
+        let rows = try await database.run { connection in
+            try await connection.query(JobStatements.heartbeat(owner: owner, lease: lease, ids: ids))
         }
-        if extended > 0 { logger.trace("extended leases", metadata: ["jobs.count": "\(extended)"]) }
+        var held = Set<Int64>()
+        var cancelled = Set<Int64>()
+        var extended = 0
+        for row in rows {
+            let id = try row.decode("id", as: Int64.self)
+            if try row.decode("held", as: Bool.self) { held.insert(id) }
+            if try row.decode("cancelled", as: Bool.self) { cancelled.insert(id) }
+            if try row.decode("extended", as: Bool.self) { extended += 1 }
+        }
+        var stopped = 0
+        for id in running where !held.contains(id) {
+            // A job that just finished is no longer in the slots: interrupt does nothing then.
+            if slots.interrupt(id, .lost(cancelledByOperator: cancelled.contains(id))) { stopped += 1 }
+        }
+        logger.trace("extended leases", metadata: ["jobs.count": "\(extended)", "jobs.held": "\(held.count)"])
+        if stopped > 0 {
+            logger.warning("stopping the handlers of jobs this worker no longer holds", metadata: ["jobs.count": "\(stopped)"])
+        }
     }
 
     /// Rescues every job whose lease expired; returns how many.

@@ -30,14 +30,15 @@ public struct Solver: Sendable {
 
     /// Solves the instance. Never fails: an empty or infeasible-for-everyone instance gives an
     /// answer with every case unplaced and its reason. Call ``PlacementInstance/validate()`` first
-    /// on instances that were not decoded from JSON.
-    public func solve(_ instance: PlacementInstance) -> PlacementResult {
+    /// on instances that were not decoded from JSON. `stop` ends the search early, like the time
+    /// limit (see ``solveOnOwnThread(_:stop:)`` for the daemon's way to call it).
+    public func solve(_ instance: PlacementInstance, stop: StopSignal? = nil) -> PlacementResult {
         let clock = ContinuousClock()
         let start = clock.now
         let deadline = start.advanced(by: .milliseconds(Int64(min(max(0, timeLimit), 1e9) * 1000)))
         var timedOut = false
         func outOfTime() -> Bool {
-            if !timedOut && clock.now >= deadline { timedOut = true }
+            if !timedOut && (clock.now >= deadline || stop?.isStopped == true) { timedOut = true }
             return timedOut
         }
 

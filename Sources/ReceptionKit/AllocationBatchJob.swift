@@ -2,56 +2,62 @@ import JobQueue
 import Logging
 import Postgres
 
-/// The job that runs an allocation batch in `receptiond`.
+/// The job that runs an allocation batch in `receptiond` (see `BatchRun` for its three steps).
 ///
-/// The proposals, the capacity they hold, their audit events, the batch's result and the job's
-/// success commit in one REPEATABLE READ transaction. If a concurrent batch or decision touched
-/// what this one read, PostgreSQL raises a serialization failure and the transaction — loading,
-/// solving, writing — runs again on the new numbers. If the worker dies midway, nothing of the
-/// batch is visible and the job is rescued and run again: an exactly-once effect.
+/// No transaction is open while the engine works, and the engine works on a thread of its own;
+/// the write's transaction locks the job's row first and completes the job last, so the
+/// proposals and the job's success commit together or not at all. If the worker dies midway,
+/// nothing of the batch is visible and the job is rescued and run again: an exactly-once effect.
+///
+/// The solve stops when its time limit ends (the best placement so far is written), and its
+/// handler is cancelled — the solve stops, nothing is written — when the attempt times out
+/// (the time limit plus `margin`), when an operator cancels the job, when the lease is lost,
+/// and at shutdown (the job goes back to the queue for another daemon). A batch whose job ends
+/// without finishing it is marked failed or cancelled by the database (sql/009_batch_jobs.sql).
 public struct AllocationBatchJob: JobHandler {
     public typealias Arguments = BatchRun.Arguments
     public static var kind: String { BatchRun.jobKind }
+    /// A solve is pure computation that another daemon can start again: not worth the grace period.
+    public static var atShutdown: ShutdownBehaviour { .interrupt }
+    /// Time for loading and writing, beyond the engine's time limit.
+    public static let margin: Duration = .seconds(120)
 
-    public init() {}
+    private let solve: BatchRun.Solve
+
+    public init(solve: @escaping BatchRun.Solve = BatchRun.solveOnOwnThread) {
+        self.solve = solve
+    }
+
+    public func timeout(for arguments: Arguments) -> Duration? {
+        .milliseconds(Int64((arguments.timeLimit ?? 3600) * 1000)) + Self.margin
+    }
 
     public func run(_ arguments: Arguments, context: JobContext) async throws {
         var logger = context.logger
         logger[metadataKey: "batch.id"] = "\(arguments.batchID)"
-        // Officers watching `batch show` see it start; this commits on its own.
-        _ = try await context.withConnection { connection in
-            try await connection.execute("""
-                UPDATE batches SET status = 'running', started_at = coalesce(started_at, now())
-                WHERE id = \(arguments.batchID) AND status = 'queued'
-                """)
-        }
         do {
+            // Officers watching `batch show` see it start; this commits on its own.
+            let snapshot = try await context.withConnection { connection in
+                _ = try await connection.execute("""
+                    UPDATE batches SET status = 'running', started_at = coalesce(started_at, now())
+                    WHERE id = \(arguments.batchID) AND status = 'queued'
+                    """)
+                return try await BatchRun.load(batchID: arguments.batchID, on: connection)
+            }
+            let result = try await solve(snapshot.instance, snapshot.timeLimit)
             try await context.withConnection { connection -> Void in
-                try await connection.withTransaction(isolation: .repeatableRead, maxAttempts: 10) { transaction in
-                    // The job stays running (and locked, so heartbeats pass it by) until the
-                    // end: the database lets the worker write a batch only while its login
-                    // holds the batch's job running (sql/008_privileges.sql).
+                try await connection.withTransaction { transaction in
+                    // The database lets the worker write a batch only while its login holds
+                    // the batch's job running (sql/008_privileges.sql); locking the job's row
+                    // first keeps heartbeats from waiting on it.
                     try await context.lock(in: transaction)
-                    _ = try await BatchRun.run(batchID: arguments.batchID, on: transaction, logger: logger)
+                    _ = try await BatchRun.write(snapshot, result, on: transaction, logger: logger, solve: solve)
                     try await context.markSucceeded(in: transaction)
                 }
             }
         } catch let error as ReceptionError {
             // A batch that no longer exists or already ended: retrying cannot help.
-            try await markFailed(arguments.batchID, error: error, context: context)
             throw JobControl.discard(reason: error.description)
-        } catch {
-            if context.job.isLastAttempt { try await markFailed(arguments.batchID, error: error, context: context) }
-            throw error
-        }
-    }
-
-    private func markFailed(_ batchID: Int, error: any Error, context: JobContext) async throws {
-        _ = try await context.withConnection { connection in
-            try await connection.execute("""
-                UPDATE batches SET status = 'failed', finished_at = now(), error = \("\(error)")
-                WHERE id = \(batchID) AND status IN ('queued', 'running')
-                """)
         }
     }
 }

@@ -3,6 +3,20 @@ import Logging
 import Placement
 import Postgres
 
+/// What a batch reads before it solves: its request, the day, the instance, and how each
+/// household looked then (to tell, at write time, which changed).
+public struct BatchSnapshot: Sendable {
+    public let batchID: Int
+    public let period: Int
+    public let dryRun: Bool
+    /// Seconds the engine may search.
+    public let timeLimit: Double
+    public let today: CalendarDay
+    public let instance: PlacementInstance
+    /// `BatchInstance.fingerprint` of each pending case, by id.
+    let fingerprints: [Int: String]
+}
+
 /// What a batch found, stored in `batches.summary` (ids and counts only, no personal data).
 public struct BatchSummary: Codable, Sendable, Equatable {
     public struct Unplaced: Codable, Sendable, Equatable {
@@ -28,66 +42,148 @@ public struct BatchSummary: Codable, Sendable, Equatable {
     public let seconds: Double
     public let provenOptimal: Bool
     public let timeLimitReached: Bool
+    /// What changed under the solve, as the write found it (nil for a dry run, and for batches
+    /// run before it existed).
+    public let recheck: Recheck?
+
+    /// Households that changed while the engine worked.
+    public struct Recheck: Codable, Sendable, Equatable {
+        /// Proposals dropped: the household was no longer pending (withdrawn, or placed by an
+        /// officer or another batch).
+        public var dropped: Int
+        /// Households re-solved against what was left: their details changed, or their proposal
+        /// no longer fitted (capacity taken or lowered meanwhile).
+        public var resolved: Int
+        /// Of those, how many got a proposal.
+        public var resolvedPlaced: Int
+        enum CodingKeys: String, CodingKey { case dropped, resolved, resolvedPlaced = "resolved_placed" }
+    }
 
     enum CodingKeys: String, CodingKey {
-        case cases, municipalities, placed, unplaced, proposals, seconds
+        case cases, municipalities, placed, unplaced, proposals, seconds, recheck
         case provenOptimal = "proven_optimal", timeLimitReached = "time_limit_reached"
     }
 }
 
-/// Runs an allocation batch: loads the pending cases and the capacity left, solves with the
-/// placement engine, and writes the proposals (which reserve their capacity) with the batch's
-/// result. The caller provides the transaction, so that the job that asked for the batch is
-/// completed in the same commit: proposals exist exactly when the job succeeded.
+/// Runs an allocation batch in three steps, so that no transaction stays open while the engine
+/// works and no officer's decision meanwhile makes the batch start again:
 ///
-/// Run it in a REPEATABLE READ transaction: if another batch or a decision changes a case or a
-/// capacity row that this one read, the database raises a serialization failure and the whole
-/// batch runs again on fresh numbers, so two batches at once never overbook.
+/// 1. `load`: the batch's request, the day, the pending cases and the capacity left, read in one
+///    short REPEATABLE READ READ ONLY transaction (no lock held afterwards);
+/// 2. the solve, outside any transaction, on a thread of its own (`Solve`);
+/// 3. `write`, in one short transaction (`BatchRecheck`): locks the proposed households and the
+///    capacity, drops the proposals for households that are no longer pending, re-solves those
+///    whose details changed or whose proposal no longer fits against what is left (once, with
+///    a short time limit), writes the proposals (which reserve their capacity) and the batch's
+///    result. The caller completes the batch's job in that same transaction: proposals exist
+///    exactly when the job succeeded.
 public enum BatchRun {
-    /// The job kind and its arguments; sql/008_privileges.sql's request_batch() creates such
+    /// The job kind and its arguments; sql/009_batch_jobs.sql's request_batch() creates such
     /// jobs, so the two must agree (the tests through receptiond would fail otherwise).
     public static let jobKind = "allocation-batch"
 
     public struct Arguments: Codable, Sendable {
         public let batchID: Int
-        enum CodingKeys: String, CodingKey { case batchID = "batch_id" }
-        public init(batchID: Int) { self.batchID = batchID }
+        /// The batch's time limit in seconds (jobs enqueued before migration 009 have none).
+        public let timeLimit: Double?
+        enum CodingKeys: String, CodingKey { case batchID = "batch_id", timeLimit = "time_limit" }
+        public init(batchID: Int, timeLimit: Double? = nil) {
+            self.batchID = batchID
+            self.timeLimit = timeLimit
+        }
     }
 
+    /// How a batch's instance is solved, with a time limit in seconds.
+    public typealias Solve = @Sendable (PlacementInstance, Double) async throws -> PlacementResult
+
+    /// The engine on a thread of its own; cancelling the task stops it.
+    public static let solveOnOwnThread: Solve = { instance, timeLimit in
+        try await Solver(timeLimit: timeLimit).solveOnOwnThread(instance)
+    }
+
+    /// Loads, solves and writes a batch on a connection outside any transaction.
     public static func run(
-        batchID: Int, on connection: Connection, logger: Logger
+        batchID: Int, on connection: Connection, logger: Logger, solve: Solve = solveOnOwnThread
     ) async throws -> BatchSummary {
-        let batches = try await connection.query("""
-            SELECT period, dry_run, status, summary->'municipalities_requested' AS requested,
-                   (summary->>'time_limit')::float8 AS time_limit
-            FROM batches WHERE id = \(batchID) FOR UPDATE
-            """)
-        guard let batch = batches.first else { throw ReceptionError.notFound("no batch with id \(batchID)") }
-        let status = try batch.decode("status", as: String.self)
+        let snapshot = try await load(batchID: batchID, on: connection)
+        let result = try await solve(snapshot.instance, snapshot.timeLimit)
+        return try await connection.withTransaction { transaction in
+            try await write(snapshot, result, on: transaction, logger: logger, solve: solve)
+        }
+    }
+
+    /// Step 1: what the batch will solve. Refuses a batch that does not exist or already ended.
+    public static func load(batchID: Int, on connection: Connection) async throws -> BatchSnapshot {
+        try await connection.withTransaction(isolation: .repeatableRead, readOnly: true) { connection in
+            let batches = try await connection.query("""
+                SELECT period, dry_run, status, summary->'municipalities_requested' AS requested,
+                       (summary->>'time_limit')::float8 AS time_limit
+                FROM batches WHERE id = \(batchID)
+                """)
+            guard let batch = batches.first else { throw ReceptionError.notFound("no batch with id \(batchID)") }
+            try requireUnfinished(batchID, status: try batch.decode("status", as: String.self))
+            let period = try batch.decode("period", as: Int.self)
+            let requested = try batch.decode("requested", as: JSONValue<[String]>?.self)?.value
+            let today = try await ReceptionClock.today(on: connection)
+            let (instance, fingerprints) = try await BatchInstance.loadWithFingerprints(
+                period: period, municipalities: requested, today: today, on: connection)
+            return BatchSnapshot(
+                batchID: batchID, period: period, dryRun: try batch.decode("dry_run", as: Bool.self),
+                timeLimit: try batch.decode("time_limit", as: Double?.self) ?? 30, today: today,
+                instance: instance, fingerprints: fingerprints)
+        }
+    }
+
+    static func requireUnfinished(_ batchID: Int, status: String) throws {
         guard status == "queued" || status == "running" else {
             throw ReceptionError.refused("batch \(batchID) is already \(status)")
         }
-        let period = try batch.decode("period", as: Int.self)
-        let dryRun = try batch.decode("dry_run", as: Bool.self)
-        let requested = try batch.decode("requested", as: JSONValue<[String]>?.self)?.value
-        let timeLimit = try batch.decode("time_limit", as: Double?.self) ?? 30
+    }
 
-        let today = try await ReceptionClock.today(on: connection)
-        let instance = try await BatchInstance.load(period: period, municipalities: requested, today: today, on: connection)
-        let result = Solver(timeLimit: timeLimit).solve(instance)
+    /// Step 3, in the caller's transaction (READ COMMITTED: what it reads, it locks).
+    public static func write(
+        _ snapshot: BatchSnapshot, _ result: PlacementResult, on connection: Connection, logger: Logger,
+        solve: Solve = solveOnOwnThread
+    ) async throws -> BatchSummary {
+        let batchID = snapshot.batchID
+        let locked = try await connection.query("SELECT status FROM batches WHERE id = \(batchID) FOR UPDATE")
+        guard let row = locked.first else { throw ReceptionError.notFound("no batch with id \(batchID)") }
+        try requireUnfinished(batchID, status: try row.decode("status", as: String.self))
+
+        var proposals = result.assignments
+        var unplaced = result.unplaced
+        var recheck = BatchSummary.Recheck(dropped: 0, resolved: 0, resolvedPlaced: 0)
+        if !snapshot.dryRun && !proposals.isEmpty {
+            let checked = try await BatchRecheck.run(snapshot, proposals, on: connection)
+            proposals = checked.kept
+            recheck.dropped = checked.dropped
+            if !checked.toResolve.isEmpty {
+                // Once, against what is left, with a short time limit: never the whole batch again.
+                let instance = try await checked.instance(toResolve: checked.toResolve, snapshot: snapshot, on: connection)
+                let again = try await solve(instance, min(5, max(0.5, snapshot.timeLimit / 10)))
+                proposals += again.assignments
+                let resolvedIDs = Set(checked.toResolve.map(String.init))
+                unplaced = unplaced.filter { !resolvedIDs.contains($0.caseID) } + again.unplaced
+                recheck.resolved = checked.toResolve.count
+                recheck.resolvedPlaced = again.assignments.count
+            }
+        }
+        let changed = recheck.dropped + recheck.resolved > 0
+        let objective = changed ? proposals.reduce(0) { $0 + $1.score } : result.objective
         logger.info("batch solved", metadata: [
-            "batch.id": "\(batchID)", "batch.cases": "\(instance.cases.count)",
-            "batch.placed": "\(result.assignments.count)", "batch.objective": "\(result.objective)",
+            "batch.id": "\(batchID)", "batch.cases": "\(snapshot.instance.cases.count)",
+            "batch.placed": "\(proposals.count)", "batch.objective": "\(objective)",
             "batch.bound": "\(result.bound)", "batch.seconds": "\(result.stats.seconds)",
+            "batch.dropped": "\(recheck.dropped)", "batch.resolved": "\(recheck.resolved)",
         ])
 
-        if !dryRun && !result.assignments.isEmpty {
+        if !snapshot.dryRun && !proposals.isEmpty {
             // One statement for all proposals, ordered by municipality so that concurrent writers
             // take capacity locks in the same order.
-            let ordered = result.assignments.sorted { ($0.municipality, $0.caseID) < ($1.municipality, $1.caseID) }
+            let ordered = proposals.sorted { ($0.municipality, $0.caseID) < ($1.municipality, $1.caseID) }
             try await connection.execute("""
                 INSERT INTO allocations (case_id, municipality_code, period, status, score, reasons, next_best, batch_id)
-                SELECT p.case_id, p.municipality, \(period), 'proposed', p.score,
+                SELECT p.case_id, p.municipality, \(snapshot.period), 'proposed', p.score,
                        coalesce((SELECT array_agg(r) FROM jsonb_array_elements_text(p.reasons) r), '{}'),
                        p.next_best, \(batchID)
                 FROM jsonb_to_recordset(\(JSONValue(ordered.map(ProposalRow.init)))) AS p(
@@ -97,18 +193,22 @@ public enum BatchRun {
         }
 
         let summary = BatchSummary(
-            cases: instance.cases.count, municipalities: instance.municipalities.count,
-            placed: result.assignments.count,
-            unplaced: result.unplaced.map { .init(caseID: Int($0.caseID) ?? 0, reason: $0.reason) },
-            proposals: dryRun ? result.assignments.map {
+            cases: snapshot.instance.cases.count, municipalities: snapshot.instance.municipalities.count,
+            placed: proposals.count,
+            unplaced: unplaced.map { .init(caseID: Int($0.caseID) ?? 0, reason: $0.reason) },
+            proposals: snapshot.dryRun ? proposals.map {
                 .init(caseID: Int($0.caseID) ?? 0, municipality: $0.municipality, score: $0.score, reasons: $0.reasons)
             } : nil,
-            seconds: result.stats.seconds, provenOptimal: result.stats.provenOptimal,
-            timeLimitReached: result.stats.timeLimitReached)
+            seconds: result.stats.seconds, provenOptimal: result.stats.provenOptimal && !changed,
+            timeLimitReached: result.stats.timeLimitReached,
+            recheck: snapshot.dryRun ? nil : recheck)
+        // The engine's bound holds for the snapshot; once households changed under the solve it
+        // proves nothing about what was written, so none is claimed.
+        let bound: Int? = changed ? nil : result.bound
         try await connection.execute("""
             UPDATE batches
                SET status = 'finished', finished_at = now(), started_at = coalesce(started_at, now()),
-                   objective = \(result.objective), bound = \(result.bound),
+                   objective = \(objective), bound = \(bound),
                    summary = summary || \(JSONValue(summary))
              WHERE id = \(batchID)
             """)

@@ -198,7 +198,9 @@ struct JobsCommand: AsyncParsableCommand {
             abstract: "Cancel a job that has not finished.",
             discussion: """
                 An available or retryable job will not run. A running job's daemon can no longer \
-                complete it: its writes roll back (the handler itself runs on to its end).
+                complete it: its writes roll back, and its daemon stops the handler at its next \
+                heartbeat (a third of the lease: 10 s by default). Returns at once; exit 75 if the \
+                job is committing its result at this very moment.
 
                 Example: reception jobs cancel 4711
                 """)
@@ -215,6 +217,7 @@ struct JobsCommand: AsyncParsableCommand {
             do {
                 job = try await JobAdmin(database).cancel(id)
             } catch let error as JobQueueError {
+                if case .busy = error { throw CLIError("\(error)", exitCode: ExitCodes.temporaryFailure) }
                 throw CLIError("\(error)", exitCode: ExitCodes.failure)
             }
             try JobsCommand.report(job, id: id, json: output.json) { "Job \($0.id) (\(TerminalText.escaped($0.kind))) is cancelled." }

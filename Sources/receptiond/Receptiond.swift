@@ -17,8 +17,11 @@ struct Receptiond: AsyncParsableCommand {
             against the same database: they share the work safely, and a job whose daemon dies \
             (SIGKILL, out of memory, a lost host) is rescued by another once its lease expires.
 
-            SIGTERM or SIGINT: stop claiming, let running jobs finish within --grace-period, \
-            hand unfinished ones back to the queue, exit 0. A lost database connection is \
+            SIGTERM or SIGINT: stop claiming, stop running allocation batches at once (they go \
+            back to the queue for another daemon), let other running jobs finish within \
+            --grace-period, hand unfinished ones back to the queue, exit 0. An attempt that runs \
+            past its timeout, or whose job an operator cancelled (reception jobs cancel), or \
+            that another daemon rescued, has its handler stopped (within one heartbeat). A lost database connection is \
             re-opened with backoff, logged, and nothing is lost meanwhile.
 
             Logs go to stderr, with job.id, job.kind, job.queue and job.attempt; never a job's \
@@ -61,6 +64,8 @@ struct Receptiond: AsyncParsableCommand {
     var idleInTransactionTimeout = "1m"
     @Option(name: .customLong("startup-timeout"), help: ArgumentHelp("At start, how long to retry a database that cannot be reached before exiting 69 (a refused login exits 78 at once).", valueName: "duration"))
     var startupTimeout = "30s"
+    @Option(name: .customLong("job-timeout"), help: ArgumentHelp("How long one attempt of a job may run, for kinds without a timeout of their own (an allocation batch has its time limit plus 2 minutes); then its handler is stopped and the attempt fails.", valueName: "duration"))
+    var jobTimeout = "15m"
     @Option(help: ArgumentHelp("How long a job's claim holds without a heartbeat; a job whose daemon died runs again about this long after (extended every third of it).", valueName: "duration"))
     var lease = "30s"
 
@@ -87,7 +92,7 @@ struct Receptiond: AsyncParsableCommand {
         }
         guard ["text", "json"].contains(logFormat) else { throw ValidationError("--log-format is text or json") }
         for (name, value) in [("--grace-period", gracePeriod), ("--lease", lease), ("--poll-interval", pollInterval),
-                              ("--startup-timeout", startupTimeout)] {
+                              ("--startup-timeout", startupTimeout), ("--job-timeout", jobTimeout)] {
             guard DurationText.parse(value) != nil else { throw ValidationError("\(name): not a duration (500ms, 30s, 5m, 2h, 7d)") }
         }
         guard let lease = DurationText.parse(lease), lease >= .seconds(1) else { throw ValidationError("--lease is at least 1s") }
@@ -124,6 +129,7 @@ struct Receptiond: AsyncParsableCommand {
         configuration.lockTimeout = lockTimeout == "off" ? nil : DurationText.parse(lockTimeout)
         configuration.idleInTransactionTimeout = idleInTransactionTimeout == "off" ? nil : DurationText.parse(idleInTransactionTimeout)
         configuration.leaseDuration = DurationText.parse(lease)!
+        configuration.jobTimeout = DurationText.parse(jobTimeout)!
         configuration.pollInterval = DurationText.parse(pollInterval)!
         configuration.retention = retention == "off" ? nil : DurationText.parse(retention)
 

@@ -55,9 +55,13 @@ struct LeaseTests {
     @Test func aJobThatKillsItsWorkerEveryTimeEndsDiscarded() async throws {
         try await QueueTest.withDatabase { url, connection in
             let job = try await connection.enqueue(NewJob(kind: "crashes-its-worker", maxAttempts: 3))
+            let wake = Wakeup()
+            let database = ReconnectingConnection(conninfo: url, applicationName: "jobqueue-tests", role: "lease", logger: QueueTest.logger)
             let keeper = LeaseKeeper(
-                database: ReconnectingConnection(conninfo: url, applicationName: "jobqueue-tests", role: "lease", logger: QueueTest.logger),
-                owner: "rescuer", configuration: QueueTest.configuration(url), logger: QueueTest.logger)
+                database: database, owner: "rescuer", configuration: QueueTest.configuration(url),
+                slots: WorkerSlots(concurrency: 1, wake: wake),
+                completions: CompletionBatcher(database: database, owner: "rescuer", logger: QueueTest.logger, written: wake),
+                logger: QueueTest.logger)
             for attempt in 1...3 {
                 try await connection.execute("UPDATE jobs SET run_at = now() WHERE id = \(job.id)")
                 let claimed = try await connection.query(JobStatements.claim(owner: "worker-\(attempt)", lease: .milliseconds(100), queues: ["default"], limit: 1))

@@ -149,3 +149,34 @@ struct FailingJob: JobHandler {
         throw Boom(attempt: context.job.attempt)
     }
 }
+
+/// `test.spin`: runs until its task is cancelled (noting its job id in `stopped` then), or for
+/// ever; its timeout comes from its arguments.
+struct SpinJob: JobHandler {
+    struct Arguments: Codable, Sendable {
+        var timeoutMilliseconds: Int? = nil
+    }
+    static let kind = "test.spin"
+    let stopped: RunLog
+    func timeout(for arguments: Arguments) -> Duration? { arguments.timeoutMilliseconds.map { .milliseconds($0) } }
+    func run(_ arguments: Arguments, context: JobContext) async throws {
+        do {
+            while true { try await Task.sleep(for: .milliseconds(10)) }
+        } catch {
+            stopped.append(context.job.id)
+            throw error
+        }
+    }
+}
+
+/// `test.lose-session`: ends its own database session, as a crashing backend or an
+/// administrator's pg_terminate_backend would.
+struct LoseSessionJob: JobHandler {
+    typealias Arguments = NoArguments
+    static let kind = "test.lose-session"
+    func run(_ arguments: NoArguments, context: JobContext) async throws {
+        try await context.withConnection { connection in
+            _ = try await connection.query("SELECT pg_terminate_backend(pg_backend_pid())")
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import Foundation
+import Postgres
+import Testing
+@testable import JobQueue
+
+/// Nothing runs or waits for ever: a handler is stopped when its job times out, is cancelled
+/// or is lost; a job whose session keeps dying ends; a job whose outcome was dropped expires.
+@Suite("Timeouts and interruption")
+struct InterruptionTests {
+    /// A lease of 3 s: the heartbeat comes every second.
+    static func shortLease(_ configuration: inout JobWorkerConfiguration) {
+        configuration.leaseDuration = .seconds(3)
+        configuration.rescueInterval = .milliseconds(100)
+    }
+
+    @Test func aRunningJobCancelledByAnOperatorHasItsHandlerStopped() async throws {
+        try await QueueTest.withDatabase { url, connection in
+            let job = try await connection.enqueue(try NewJob(SpinJob.self, arguments: .init()))
+            let stopped = RunLog()
+            var registry = JobRegistry()
+            registry.register(SpinJob(stopped: stopped))
+            try await QueueTest.withWorker(url, registry, Self.shortLease) {
+                try await QueueTest.waitUntil("the job runs") { try await QueueTest.state(of: job.id, connection) == .running }
+                let cancelled = try await JobAdmin(connection).cancel(job.id)
+                #expect(cancelled?.state == .cancelled)
+                try await QueueTest.waitUntil("the handler was stopped", timeout: .seconds(30)) { stopped.ids == [job.id] }
+            }
+            let record = try #require(try await JobAdmin(connection).job(job.id))
+            #expect(record.state == .cancelled && record.errors.isEmpty)
+        }
+    }
+
+    @Test func aJobWhoseLeaseWasLostHasItsHandlerStoppedAndNothingWritten() async throws {
+        try await QueueTest.withDatabase { url, connection in
+            let job = try await connection.enqueue(try NewJob(SpinJob.self, arguments: .init()))
+            let stopped = RunLog()
+            var registry = JobRegistry()
+            registry.register(SpinJob(stopped: stopped))
+            try await QueueTest.withWorker(url, registry, Self.shortLease) {
+                try await QueueTest.waitUntil("the job runs") { try await QueueTest.state(of: job.id, connection) == .running }
+                // Another worker took it over (as a rescue after an expired lease would).
+                try await connection.execute("UPDATE jobs SET lease_owner = 'another-worker', attempt = 2 WHERE id = \(job.id)")
+                try await QueueTest.waitUntil("the handler was stopped", timeout: .seconds(30)) { stopped.ids == [job.id] }
+            }
+            let record = try #require(try await JobAdmin(connection).job(job.id))
+            #expect(record.state == .running && record.leaseOwner == "another-worker" && record.errors.isEmpty)
+        }
+    }
+
+    @Test func anAttemptThatRunsPastItsTimeoutFailsAndIsRetried() async throws {
+        try await QueueTest.withDatabase { url, connection in
+            let job = try await connection.enqueue(try NewJob(SpinJob.self, arguments: .init(timeoutMilliseconds: 300), maxAttempts: 2))
+            let stopped = RunLog()
+            var registry = JobRegistry()
+            registry.register(SpinJob(stopped: stopped))
+            try await QueueTest.drain(url, registry)
+            let record = try #require(try await JobAdmin(connection).job(job.id))
+            #expect(record.state == .discarded && record.attempt == 2)
+            #expect(record.errors.map(\.message) == ["timed out after 300ms", "timed out after 300ms"])
+            #expect(stopped.ids == [job.id, job.id])
+        }
+    }
+
+    @Test func theWorkersDefaultTimeoutAppliesToHandlersWithoutOne() async throws {
+        try await QueueTest.withDatabase { url, connection in
+            let job = try await connection.enqueue(try NewJob(SpinJob.self, arguments: .init(), maxAttempts: 1))
+            var registry = JobRegistry()
+            registry.register(SpinJob(stopped: RunLog()))
+            try await QueueTest.drain(url, registry) { $0.jobTimeout = .milliseconds(200) }
+            let record = try #require(try await JobAdmin(connection).job(job.id))
+            #expect(record.state == .discarded && record.errors.map(\.message) == ["timed out after 200ms"])
+        }
+    }
+
+    @Test func cancellingReturnsAtOnceWhenTheJobsRowIsLocked() async throws {
+        try await QueueTest.withDatabase { url, connection in
+            let job = try await connection.enqueue(NewJob(kind: "noop"))
+            // A handler committing its result holds the row.
+            let holder = try await Connection.connect(url)
+            try await holder.executeScript("BEGIN; SELECT id FROM jobs WHERE id = \(job.id) FOR UPDATE;")
+            await #expect(throws: JobQueueError.busy(jobID: job.id)) {
+                try await JobAdmin(connection).cancel(job.id)
+            }
+            try await holder.executeScript("ROLLBACK")
+            #expect(try await JobAdmin(connection).cancel(job.id)?.state == .cancelled)
+        }
+    }
+
+    @Test func aJobWhoseSessionKeepsDyingEndsDiscarded() async throws {
+        try await QueueTest.withDatabase { url, connection in
+            let job = try await connection.enqueue(NewJob(kind: LoseSessionJob.kind, maxAttempts: 2))
+            var registry = JobRegistry()
+            registry.register(LoseSessionJob())
+            try await QueueTest.withWorker(url, registry) {
+                try await QueueTest.waitUntil("the job is discarded") { try await QueueTest.state(of: job.id, connection) == .discarded }
+            }
+            let record = try #require(try await JobAdmin(connection).job(job.id))
+            // Two losses free, then each counts: attempt 1 again, then attempt 2, the last.
+            #expect(record.attempt == 2)
+            #expect(record.errors.count == JobStatements.freeSessionLosses + 2)
+            #expect(record.errors.allSatisfy { $0.message == "lost the database session while running" })
+        }
+    }
+
+    /// A job running under the worker's name that it does not know of — its outcome could not
+    /// be written — is not kept alive by the heartbeat: it expires, is rescued, and runs again.
+    @Test func aJobWhoseOutcomeWasDroppedExpiresInsteadOfRunningForEver() async throws {
+        try await QueueTest.withDatabase { url, connection in
+            let job = try await connection.enqueue(NewJob(kind: EffectJob.kind))
+            _ = try await connection.query(JobStatements.claim(owner: "worker-a", lease: .seconds(3), queues: ["default"], limit: 1))
+            var registry = JobRegistry()
+            registry.register(EffectJob())
+            try await QueueTest.withWorker(url, registry, { Self.shortLease(&$0); $0.workerID = "worker-a" }) {
+                try await QueueTest.waitUntil("the job ran again") { try await QueueTest.state(of: job.id, connection) == .succeeded }
+            }
+            let record = try #require(try await JobAdmin(connection).job(job.id))
+            #expect(record.attempt == 2 && record.errors.map(\.message) == ["worker lost: its lease expired"])
+        }
+    }
+}

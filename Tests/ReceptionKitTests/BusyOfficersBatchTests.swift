@@ -1,0 +1,111 @@
+import Foundation
+import Postgres
+import ReceptionKit
+import Synchronization
+import Testing
+import TestSupport
+
+/// A batch solves outside any transaction: officers who confirm, reject, import, withdraw and
+/// change needs all through a long batch never make it start again, and what it writes still
+/// holds every rule.
+@Suite("A batch among busy officers")
+struct BusyOfficersBatchTests {
+    /// 120 municipalities with room for about 80 % of 12,000 pending households of three (big
+    /// enough that the engine searches for its whole 20 s on a small machine); 200 earlier
+    /// proposals for officers to decide.
+    static func seed(on db: Connection) async throws {
+        try await db.executeScript("""
+            INSERT INTO municipalities (code, name, joined_on, languages, shortage_occupations)
+            SELECT (3000 + g)::text, 'Kommun ' || g, '2020-01-01', '{ar}', '{}' FROM generate_series(1, 120) g;
+            INSERT INTO capacity (municipality_code, period, dimension, quota)
+            SELECT m.code, 2026, d.name, d.quota FROM municipalities m
+            CROSS JOIN (VALUES ('persons', 240), ('dwellings', 80), ('school_places', 80),
+                               ('preschool_places', 30), ('large_dwellings', 8)) AS d(name, quota);
+            INSERT INTO cases (reference, ages, language, arrived_on, family_ties)
+            SELECT 'BUSY-' || g, ARRAY[30 + g % 20, 28 + g % 15, 6 + g % 10], CASE WHEN g % 3 = 0 THEN 'ar' ELSE 'so' END,
+                   date '2026-01-01' + (g % 300), CASE WHEN g % 7 = 0 THEN ARRAY[(3000 + g % 120 + 1)::text] ELSE '{}' END
+            FROM generate_series(1, 12000) g;
+            INSERT INTO batches (period, summary) VALUES (2026, '{"time_limit": 5}');
+            INSERT INTO allocations (case_id, municipality_code, period, status, score, batch_id)
+            SELECT c.id, (3001 + c.id % 120)::text, 2026, 'proposed', 1000, (SELECT max(id) FROM batches)
+            FROM cases c WHERE c.reference IN (SELECT 'BUSY-' || g FROM generate_series(1, 200) g);
+            """)
+    }
+
+    @Test func aBatchSolvesOnceWhileOfficersConfirmRejectAndImportEvery100ms() async throws {
+        try await TestDatabase.withMigratedDatabase { url in
+            try await TestLogins.with(database: url) { logins in
+                let admin = try await Connection.connect(url)
+                try await Self.seed(on: admin)
+                let earlier = try await Allocations.list(.init(status: "proposed"), on: admin).map(\.id).sorted()
+                #expect(earlier.count == 200)
+                // The daemon as the worker's login: row-level security and the queue's rules apply.
+                let daemon = try Receptiond.start(logins.url(.worker), ["--concurrency", "2"])
+                defer { Receptiond.stop(daemon) }
+                let officer = try await logins.connect(.officer)
+                let batch = try await Batches.request(period: 2026, municipalities: nil, timeLimit: 20, dryRun: false, on: officer)
+                let watcher = try await Connection.connect(url)
+                try await withTimeout(.seconds(60)) {
+                    while try await Batches.find(batch.id, on: watcher).status == "queued" { try await Task.sleep(for: .milliseconds(50)) }
+                }
+
+                // The officer: every 100 ms, while the batch runs, one decision of each kind.
+                let done = Atomic<Int>(0)
+                let officerWork = Task {
+                    let today = CalendarDay(year: 2026, month: 11, day: 20)!
+                    for step in 0..<350 {
+                        if try await Batches.find(batch.id, on: watcher).status != "running" { break }
+                        _ = try await Allocations.confirm(ids: [earlier[step % 100]], on: officer)
+                        _ = try await Allocations.reject(id: earlier[100 + step % 100], reason: "the municipality asked to wait", on: officer)
+                        _ = try await CaseRegistration.register(
+                            NewCase(reference: "NEW-\(step)", ages: [40, 12], language: "ar", arrivedOn: today), on: officer)
+                        // Among the longest waiting (the engine places them first): one withdrawn,
+                        // one that now needs trauma care, which no municipality offers.
+                        _ = try await Cases.withdraw("BUSY-\(300 * (step + 1) + 1)", reason: "moved abroad", on: officer)
+                        try await officer.execute("""
+                            INSERT INTO case_needs (case_id, dimension, units)
+                            SELECT id, 'trauma_care', 1 FROM cases WHERE reference = \("BUSY-\(300 * (step + 1) + 2)")
+                            """)
+                        done.add(1, ordering: .relaxed)
+                        try await Task.sleep(for: .milliseconds(100))
+                    }
+                }
+                let finished = try await withTimeout(.seconds(240)) { try await Batches.wait(for: batch.id, on: watcher) }
+                officerWork.cancel()
+                _ = await officerWork.result
+                let steps = done.load(ordering: .relaxed)
+
+                #expect(finished.status == "finished", "\(finished.jobError ?? "")")
+                // One full solve: the job's first attempt, never failed nor restarted.
+                let job = try await admin.query("SELECT attempt, errors::text AS errors FROM jobs WHERE id = \(batch.jobID!)")[0]
+                #expect(try job.decode("attempt", as: Int.self) == 1)
+                #expect(try job.decode("errors", as: String.self) == "[]")
+                #expect(steps >= 3, "the officer acted \(steps) times while the batch ran")
+                let recheck = try #require(finished.summary?.recheck)
+                // Households withdrawn or given a need during the solve lost their proposals.
+                #expect(recheck.dropped + recheck.resolved >= 1)
+                #expect(finished.bound == nil || recheck.dropped + recheck.resolved == 0)
+
+                let rows = try await admin.query("""
+                    SELECT
+                      (SELECT count(*) FROM capacity WHERE used > quota) AS overbooked,
+                      (SELECT count(*) FROM (SELECT case_id FROM allocations WHERE status IN ('proposed', 'confirmed')
+                                             GROUP BY case_id HAVING count(*) > 1) AS d) AS twice,
+                      (SELECT count(*) FROM allocations a JOIN cases c ON c.id = a.case_id
+                        WHERE a.batch_id = \(batch.id) AND (c.status = 'withdrawn'
+                              OR EXISTS (SELECT 1 FROM case_needs n WHERE n.case_id = c.id AND n.dimension = 'trauma_care'))) AS wrong,
+                      (SELECT count(*) FROM capacity k WHERE k.used <> coalesce((
+                          SELECT sum((a.demand ->> k.dimension)::int) FROM allocations a
+                          WHERE a.municipality_code = k.municipality_code AND a.period = k.period
+                            AND a.status IN ('proposed', 'confirmed') AND NOT a.forced), 0)) AS unaccounted,
+                      (SELECT count(*) FROM cases c WHERE (c.status IN ('proposed', 'placed')) <> EXISTS (
+                          SELECT 1 FROM allocations a WHERE a.case_id = c.id AND a.status IN ('proposed', 'confirmed'))) AS inconsistent
+                    """)[0]
+                for column in ["overbooked", "twice", "wrong", "unaccounted", "inconsistent"] {
+                    #expect(try rows.decode(column, as: Int.self) == 0, "\(column)")
+                }
+                #expect(finished.summary?.placed ?? 0 > 5000)
+            }
+        }
+    }
+}
