@@ -186,9 +186,10 @@ final class CompletionBatcher: Sendable {
         }
         if !sessionLost.isEmpty {
             let ids = sessionLost
+            let queues = Array(Set(ids.compactMap { jobs[$0]?.queue }))
             let rows = try await database.run { connection in
                 let rows = try await connection.query(JobStatements.handBackAfterSessionLoss(ids: ids, owner: owner))
-                try await connection.execute(JobStatements.notify)
+                try await connection.execute(JobStatements.notify(queues: queues))
                 return rows
             }
             for row in rows where try row.decode("state", as: JobState.self) == .discarded {
@@ -199,9 +200,10 @@ final class CompletionBatcher: Sendable {
         }
         if !handedBack.isEmpty {
             let ids = handedBack
+            let queues = Array(Set(ids.compactMap { jobs[$0]?.queue }))
             let count = try await database.run { connection in
                 let count = try await connection.execute(JobStatements.handBack(ids: ids, owner: owner))
-                if count > 0 { try await connection.execute(JobStatements.notify) }
+                if count > 0 { try await connection.execute(JobStatements.notify(queues: queues)) }
                 return count
             }
             logger.info("handed jobs back to the queue", metadata: ["jobs.count": "\(count)"])

@@ -43,7 +43,7 @@ public struct JobAdmin: Sendable {
                     max_attempts = greatest(max_attempts, attempt + 1)
                 WHERE id = \(id)
                 """)
-            try await transaction.execute(JobStatements.notify)
+            try await transaction.execute(JobStatements.notify(queues: [job.queue]))
             return try await JobAdmin(transaction).job(id)
         }
     }
@@ -75,6 +75,29 @@ public struct JobAdmin: Sendable {
                    errors::text AS errors, lease_owner, lease_expires_at, unique_key, created_at, attempted_at, finished_at
             FROM jobs WHERE id = \(id) FOR UPDATE \(fragment: wait ? "" : "NOWAIT")
             """).first.map(JobRecord.init(row:))
+    }
+
+    /// Stops daemons from claiming jobs of the queue (running ones go on). False if it was
+    /// already paused.
+    @discardableResult
+    public func pause(queue: String) async throws -> Bool {
+        guard !queue.isEmpty, queue.count <= 100 else { throw JobQueueError.invalidJob("a queue name is 1 to 100 characters") }
+        return try await connection.execute("INSERT INTO job_queue_pauses (queue) VALUES (\(queue)) ON CONFLICT (queue) DO NOTHING") == 1
+    }
+
+    /// Lets daemons claim from the queue again, and wakes them. False if it was not paused.
+    @discardableResult
+    public func resume(queue: String) async throws -> Bool {
+        try await connection.withTransaction { transaction in
+            let resumed = try await transaction.execute("DELETE FROM job_queue_pauses WHERE queue = \(queue)") == 1
+            if resumed { try await transaction.execute(JobStatements.notify(queues: [queue])) }
+            return resumed
+        }
+    }
+
+    /// Whether daemons are alive and keep up (see `QueueHealth`).
+    public func health(maximumWait: Duration) async throws -> QueueHealth {
+        try await QueueHealth.read(maximumWait: maximumWait, on: connection)
     }
 
     /// Counts per queue and state, and how long the oldest ready job has waited.

@@ -49,8 +49,8 @@ enum JobStatements {
 
     // MARK: Claim
 
-    /// Claims up to `limit` ready jobs of the queues, in priority, run_at, id order, skipping
-    /// rows other workers are claiming: one statement, one round trip.
+    /// Claims up to `limit` ready jobs of the queues that are not paused, in priority, run_at, id
+    /// order, skipping rows other workers are claiming: one statement, one round trip.
     static func claim(owner: String, lease: Duration, queues: [String], limit: Int) -> Query {
         if queues.count == 1 {
             return """
@@ -60,6 +60,7 @@ enum JobStatements {
                 WHERE id = ANY(ARRAY(
                     SELECT id FROM jobs
                     WHERE state IN ('available', 'retryable') AND queue = \(queues[0]) AND run_at <= now()
+                      AND NOT EXISTS (SELECT 1 FROM job_queue_pauses WHERE queue = \(queues[0]))
                     ORDER BY priority DESC, run_at, id
                     LIMIT \(limit)
                     FOR UPDATE SKIP LOCKED))
@@ -72,7 +73,8 @@ enum JobStatements {
                 attempted_at = clock_timestamp()
             WHERE id = ANY(ARRAY(
                 SELECT id FROM jobs
-                WHERE state IN ('available', 'retryable') AND queue = ANY(\(queues)) AND run_at <= now()
+                WHERE state IN ('available', 'retryable') AND run_at <= now()
+                  AND queue = ANY(ARRAY(SELECT unnest(\(queues)::text[]) EXCEPT SELECT queue FROM job_queue_pauses))
                 ORDER BY priority DESC, run_at, id
                 LIMIT \(limit)
                 FOR UPDATE SKIP LOCKED))
@@ -184,7 +186,26 @@ enum JobStatements {
         """
     }
 
-    static let notify: Query = "SELECT pg_notify('jobs_available', '')"
+    /// Wakes the workers of these queues (after a hand-back or a resume): the payload is the
+    /// queue, as the INSERT trigger sends it (sql/010_jobs_control.sql).
+    static func notify(queues: [String]) -> Query {
+        "SELECT pg_notify('jobs_available', q) FROM unnest(\(queues)::text[]) AS q"
+    }
+
+    // MARK: Presence
+
+    /// This worker's row in `job_workers`, refreshed at each heartbeat.
+    static func reportPresence(owner: String, queues: [String], concurrency: Int, lease: Duration, running: Int) -> Query {
+        """
+        INSERT INTO job_workers (id, queues, concurrency, lease_ms, running)
+        VALUES (\(owner), \(queues), \(concurrency), \(lease.milliseconds), \(running))
+        ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), running = EXCLUDED.running
+        """
+    }
+
+    static func removePresence(owner: String) -> Query {
+        "DELETE FROM job_workers WHERE id = \(owner)"
+    }
 
     // MARK: Leases
 

@@ -98,7 +98,7 @@ final class WorkerRuntime: Sendable {
         ])
         await withTaskCancellationOrGracefulShutdownHandler {
             await withDiscardingTaskGroup { background in
-                background.addTask { await NotificationListener(database: self.listenDatabase, wake: self.wake).run() }
+                background.addTask { await NotificationListener(database: self.listenDatabase, wake: self.wake, queues: Set(self.configuration.queues)).run() }
                 background.addTask {
                     await LeaseKeeper(database: self.leaseDatabase, owner: self.owner, configuration: self.configuration,
                                       slots: self.slots, completions: self.completions, logger: self.logger).run()
@@ -139,12 +139,13 @@ final class WorkerRuntime: Sendable {
                 "jobs.count": "\(completions.backlog)",
             ])
         }
-        let owner = owner
+        let (owner, queues) = (owner, configuration.queues)
         let database = claimDatabase
         let handedBack = await withTimeout(.seconds(10)) { () -> Int? in
             try? await database.run { connection in
                 let count = try await connection.execute(JobStatements.handBackAll(owner: owner, keeping: []))
-                if count > 0 { try await connection.execute(JobStatements.notify) }
+                if count > 0 { try await connection.execute(JobStatements.notify(queues: queues)) }
+                try await connection.execute(JobStatements.removePresence(owner: owner))
                 return count
             }
         }
@@ -213,11 +214,11 @@ final class WorkerRuntime: Sendable {
     private func handBackLostClaims(keeping: [Int64]) async {
         // Read the slots before the batcher: a job moves from the first to the second.
         let keep = keeping + slots.runningIDs + completions.pendingIDs
-        let owner = owner
+        let (owner, queues) = (owner, configuration.queues)
         do {
             let count = try await claimDatabase.run { connection in
                 let count = try await connection.execute(JobStatements.handBackAll(owner: owner, keeping: keep))
-                if count > 0 { try await connection.execute(JobStatements.notify) }
+                if count > 0 { try await connection.execute(JobStatements.notify(queues: queues)) }
                 return count
             }
             if count > 0 {

@@ -26,7 +26,7 @@ struct LeaseKeeper: Sendable {
         let clock = ContinuousClock()
         let heartbeatEvery = configuration.leaseDuration / 3
         let rescueEvery = configuration.rescueInterval
-        var nextHeartbeat = clock.now + heartbeatEvery
+        var nextHeartbeat = clock.now  // at start: report this worker's presence
         var nextRescue = clock.now  // at start: pick up what crashed workers left behind
         var nextPrune = clock.now + .seconds(5)
         while !Task.isCancelled {
@@ -64,20 +64,21 @@ struct LeaseKeeper: Sendable {
         // Slots before the batcher: a job moves from the first to the second.
         let running = slots.runningIDs
         let ids = running + completions.pendingIDs
-        guard !ids.isEmpty else { return }
         let (owner, lease) = (owner, configuration.leaseDuration)
-        let rows = try await database.run { connection in
-            try await connection.query(JobStatements.heartbeat(owner: owner, lease: lease, ids: ids))
+        let presence = JobStatements.reportPresence(owner: owner, queues: configuration.queues, concurrency: configuration.concurrency,
+                                                    lease: lease, running: running.count)
+        let rows = try await database.run { connection -> [(id: Int64, held: Bool, cancelled: Bool, extended: Bool)] in
+            // The daemon is alive (for `reception jobs health`), whether it runs jobs or not.
+            try await connection.execute(presence)
+            guard !ids.isEmpty else { return [] }
+            return try await connection.query(JobStatements.heartbeat(owner: owner, lease: lease, ids: ids)).map { row in
+                (try row.decode("id", as: Int64.self), try row.decode("held", as: Bool.self),
+                 try row.decode("cancelled", as: Bool.self), try row.decode("extended", as: Bool.self))
+            }
         }
-        var held = Set<Int64>()
-        var cancelled = Set<Int64>()
-        var extended = 0
-        for row in rows {
-            let id = try row.decode("id", as: Int64.self)
-            if try row.decode("held", as: Bool.self) { held.insert(id) }
-            if try row.decode("cancelled", as: Bool.self) { cancelled.insert(id) }
-            if try row.decode("extended", as: Bool.self) { extended += 1 }
-        }
+        let held = Set(rows.filter(\.held).map(\.id))
+        let cancelled = Set(rows.filter(\.cancelled).map(\.id))
+        let extended = rows.filter(\.extended).count
         var stopped = 0
         for id in running where !held.contains(id) {
             // A job that just finished is no longer in the slots: interrupt does nothing then.

@@ -21,9 +21,12 @@ struct JobsCommand: AsyncParsableCommand {
               reception jobs list --state discarded
               reception jobs show 4711
               reception jobs retry 4711
+              reception jobs health --max-wait 5m     # for monitoring: exit 1 when unhealthy
+              reception jobs pause default; reception jobs resume default
               reception jobs enqueue --kind noop --count 1000
             """,
-        subcommands: [List.self, Show.self, Stats.self, Retry.self, Cancel.self, Prune.self, Enqueue.self]
+        subcommands: [List.self, Show.self, Stats.self, Health.self, Retry.self, Cancel.self, Pause.self, Resume.self,
+                      Prune.self, Enqueue.self]
     )
 
     // MARK: list
@@ -161,6 +164,98 @@ struct JobsCommand: AsyncParsableCommand {
                 },
                 numericColumns: Set(1...8)
             ).render())
+        }
+    }
+
+    // MARK: health
+
+    struct Health: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check that daemons are alive and keep up: exit 1 if not (for monitoring).",
+            discussion: """
+                Unhealthy when no receptiond heartbeated within its lease (none runs, or all \
+                died), or when the oldest job that is ready to run, in a queue that is not \
+                paused, has waited longer than --max-wait. Prints each daemon (its id, login, \
+                queues, running jobs, last heartbeat) and the problems. Exit codes: 0 healthy, \
+                1 unhealthy, 69 the database cannot be reached.
+
+                Example (a systemd timer or a monitoring agent): reception jobs health --max-wait 10m --json
+                """)
+
+        @Option(name: .customLong("max-wait"), help: ArgumentHelp("The longest a ready job may wait (30s, 5m, 1h).", valueName: "duration"))
+        var maxWait = "5m"
+
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var output: OutputOptions
+
+        func validate() throws {
+            guard DurationText.parse(maxWait) != nil else { throw ValidationError("--max-wait: not a duration (30s, 5m, 1h)") }
+        }
+
+        func run() async throws {
+            let database = try await connection.connect()
+            let health = try await JobAdmin(database).health(maximumWait: DurationText.parse(maxWait)!)
+            if output.json {
+                try JSONOutput.print(health)
+            } else {
+                print(health.isHealthy ? "Healthy." : "Unhealthy: " + health.problems.joined(separator: "; ") + ".")
+                if !health.workers.isEmpty {
+                    print(TextTable(
+                        headers: ["DAEMON", "LOGIN", "QUEUES", "RUNNING", "LAST HEARTBEAT", "ALIVE"],
+                        rows: health.workers.map { worker in
+                            [worker.id, worker.login, worker.queues.joined(separator: ","), "\(worker.running)/\(worker.concurrency)",
+                             DurationText.format(.milliseconds(Int64(worker.secondsSinceHeartbeat * 1000))) + " ago",
+                             worker.alive ? "yes" : "no"]
+                        }, numericColumns: [3]).render())
+                }
+                if !health.pausedQueues.isEmpty { print("Paused queues: " + health.pausedQueues.joined(separator: ", ")) }
+                if let oldest = health.oldestReadySeconds {
+                    print("Oldest ready job: waiting \(DurationText.format(.milliseconds(Int64(oldest * 1000)))).")
+                }
+            }
+            if !health.isHealthy { throw ExitCode(ExitCodes.failure) }
+        }
+    }
+
+    // MARK: pause, resume
+
+    struct Pause: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Stop daemons from taking jobs of a queue; its jobs wait, running ones finish.",
+            discussion: "Example: reception jobs pause default (then reception jobs resume default)")
+
+        @Argument(help: ArgumentHelp("The queue.", valueName: "queue"))
+        var queue: String
+
+        @OptionGroup var connection: ConnectionOptions
+
+        func run() async throws {
+            let database = try await connection.connect()
+            let paused: Bool
+            do {
+                paused = try await JobAdmin(database).pause(queue: queue)
+            } catch let error as JobQueueError {
+                throw CLIError("\(error)", exitCode: ExitCodes.usage)
+            }
+            print(paused ? "Queue \(TerminalText.escaped(queue)) is paused: no daemon takes its jobs until it is resumed."
+                         : "Queue \(TerminalText.escaped(queue)) was already paused.")
+        }
+    }
+
+    struct Resume: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Let daemons take jobs of a paused queue again.",
+            discussion: "Example: reception jobs resume default")
+
+        @Argument(help: ArgumentHelp("The queue.", valueName: "queue"))
+        var queue: String
+
+        @OptionGroup var connection: ConnectionOptions
+
+        func run() async throws {
+            let database = try await connection.connect()
+            let resumed = try await JobAdmin(database).resume(queue: queue)
+            print(resumed ? "Queue \(TerminalText.escaped(queue)) is resumed." : "Queue \(TerminalText.escaped(queue)) was not paused.")
         }
     }
 
