@@ -43,6 +43,7 @@ final class WorkerRuntime: Sendable {
     /// The claim loop's wake-up: jobs enqueued, slots freed, outcomes written, shutdown.
     let wake = Wakeup()
     let slots: WorkerSlots
+    let prefetched: PrefetchBuffer
     let claimDatabase: ReconnectingConnection
     let completionDatabase: ReconnectingConnection
     let listenDatabase: ReconnectingConnection
@@ -60,6 +61,7 @@ final class WorkerRuntime: Sendable {
         self.logger = logger
         self.owner = configuration.workerID
         slots = WorkerSlots(concurrency: configuration.concurrency, wake: wake)
+        prefetched = PrefetchBuffer(capacity: configuration.prefetch, hold: configuration.prefetchHold)
         let (conninfo, name, settings) = (configuration.conninfo, configuration.applicationName, configuration.sessionSettings)
         claimDatabase = ReconnectingConnection(conninfo: conninfo, applicationName: name, settings: settings, role: "claim", logger: logger)
         completionDatabase = ReconnectingConnection(conninfo: conninfo, applicationName: name, settings: settings, role: "complete", logger: logger)
@@ -101,7 +103,8 @@ final class WorkerRuntime: Sendable {
                 background.addTask { await NotificationListener(database: self.listenDatabase, wake: self.wake, queues: Set(self.configuration.queues)).run() }
                 background.addTask {
                     await LeaseKeeper(database: self.leaseDatabase, owner: self.owner, configuration: self.configuration,
-                                      slots: self.slots, completions: self.completions, logger: self.logger).run()
+                                      slots: self.slots, prefetched: self.prefetched, completions: self.completions,
+                                      logger: self.logger).run()
                 }
                 background.addTask { await self.completions.run() }
                 await self.process()
@@ -154,15 +157,22 @@ final class WorkerRuntime: Sendable {
         }
     }
 
-    /// Keeps the slots full: claims as many jobs as there are free slots, in one statement,
-    /// and starts each in a child task.
+    /// Keeps the slots full: starts prefetched jobs as slots free, and claims in one statement
+    /// as many jobs as there are free slots plus room in the prefetch buffer, once that is at
+    /// least a quarter of both (so that claims come in batches, not one by one).
     private func claimLoop(_ jobs: inout DiscardingTaskGroup) async {
-        let backlogLimit = max(1000, 4 * configuration.concurrency)
+        let backlogLimit = max(1000, 4 * (configuration.concurrency + configuration.prefetch))
+        let claimThreshold = max(1, (configuration.concurrency + configuration.prefetch) / 4)
         var generation = 0
         var drainedOnce = false
         while !isStopping && !Task.isCancelled {
-            let free = slots.free
-            if completions.backlog >= backlogLimit || (free < slots.claimThreshold && free < slots.concurrency) {
+            for job in prefetched.take(slots.free) { start(job, in: &jobs) }
+            let expired = prefetched.takeExpired()
+            if !expired.isEmpty { await handBack(expired, reason: "waited in the prefetch buffer longer than its hold") }
+
+            let room = slots.free + configuration.prefetch - prefetched.count
+            let idle = slots.runningCount == 0 && prefetched.count == 0
+            if completions.backlog >= backlogLimit || room <= 0 || (room < claimThreshold && !idle) {
                 await wake.wait(timeout: configuration.pollInterval)
                 continue
             }
@@ -170,7 +180,7 @@ final class WorkerRuntime: Sendable {
             do {
                 let (owner, lease, queues) = (owner, configuration.leaseDuration, configuration.queues)
                 claimed = try await claimDatabase.run { connection in
-                    try await connection.query(JobStatements.claim(owner: owner, lease: lease, queues: queues, limit: free))
+                    try await connection.query(JobStatements.claim(owner: owner, lease: lease, queues: queues, limit: room))
                         .map(ClaimedJob.init(row:))
                 }
             } catch {
@@ -186,13 +196,11 @@ final class WorkerRuntime: Sendable {
                 if generation > 0 { await handBackLostClaims(keeping: claimed.map(\.id)) }
                 generation = current
             }
-            for job in claimed.sorted(by: ClaimedJob.claimOrder) {
-                slots.start(job.id)
-                jobs.addTask { await self.execute(job) }
-            }
-            if claimed.count < free {
+            prefetched.add(claimed)
+            for job in prefetched.take(slots.free) { start(job, in: &jobs) }
+            if claimed.count < room {
                 // Nothing more is ready now.
-                if configuration.drain && claimed.isEmpty && slots.runningCount == 0 {
+                if configuration.drain && claimed.isEmpty && slots.runningCount == 0 && prefetched.count == 0 {
                     // Every claimed job has finished; once their outcomes are written, look
                     // once more (a retry or hand-back may have become ready), then stop.
                     _ = await completions.waitUntilWritten(timeout: .seconds(3600))
@@ -209,11 +217,23 @@ final class WorkerRuntime: Sendable {
                 drainedOnce = false
             }
         }
+        prefetched.removeAll()
+    }
+
+    private func start(_ job: ClaimedJob, in jobs: inout DiscardingTaskGroup) {
+        slots.start(job.id)
+        jobs.addTask { await self.execute(job) }
+    }
+
+    /// Prefetched jobs back to the queue, their attempt not counted.
+    private func handBack(_ jobs: [ClaimedJob], reason: String) async {
+        for job in jobs { completions.add(job, .handedBack(counted: false)) }
+        logger.debug("handing prefetched jobs back to the queue", metadata: ["jobs.count": "\(jobs.count)", "reason": "\(reason)"])
     }
 
     private func handBackLostClaims(keeping: [Int64]) async {
         // Read the slots before the batcher: a job moves from the first to the second.
-        let keep = keeping + slots.runningIDs + completions.pendingIDs
+        let keep = keeping + prefetched.ids + slots.runningIDs + completions.pendingIDs
         let (owner, queues) = (owner, configuration.queues)
         do {
             let count = try await claimDatabase.run { connection in

@@ -6,8 +6,15 @@ public struct JobWorkerConfiguration: Sendable {
     public var conninfo: String?
     /// The queues to take jobs from.
     public var queues: [String] = [NewJob.defaultQueue]
-    /// How many jobs run at once; a claim fetches as many as there are free slots.
+    /// How many jobs run at once.
     public var concurrency: Int = 10
+    /// How many jobs are claimed ahead of free slots, to start the moment a slot frees: a claim
+    /// fetches up to the free slots plus this, whatever `concurrency` is (0: claim only for
+    /// free slots).
+    public var prefetch: Int = 200
+    /// The longest a prefetched job waits for a slot before it goes back to the queue for
+    /// another worker (when every slot is taken by long jobs).
+    public var prefetchHold: Duration = .seconds(2)
     /// Stop once no job is ready to run now and none is running here (for batch use and
     /// benchmarks). Jobs scheduled later, or waiting for a retry, stay queued.
     public var drain = false
@@ -70,6 +77,7 @@ public struct JobWorkerConfiguration: Sendable {
 
     func validated() throws -> JobWorkerConfiguration {
         guard concurrency >= 1 else { throw JobQueueError.invalidConfiguration("concurrency is at least 1") }
+        guard prefetch >= 0 else { throw JobQueueError.invalidConfiguration("prefetch is at least 0") }
         guard !queues.isEmpty else { throw JobQueueError.invalidConfiguration("a worker needs at least one queue") }
         guard leaseDuration >= .milliseconds(300) else { throw JobQueueError.invalidConfiguration("a lease lasts at least 0.3 s") }
         var configuration = self

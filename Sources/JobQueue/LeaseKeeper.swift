@@ -18,6 +18,8 @@ struct LeaseKeeper: Sendable {
     let configuration: JobWorkerConfiguration
     /// The jobs whose handlers run (stopped when their job is no longer ours) ...
     let slots: WorkerSlots
+    /// ... and those claimed ahead, waiting for a slot ...
+    let prefetched: PrefetchBuffer
     /// ... and those whose outcomes wait to be written: only these leases are extended.
     let completions: CompletionBatcher
     let logger: Logger
@@ -61,9 +63,10 @@ struct LeaseKeeper: Sendable {
     /// after this one could not heartbeat in time. So a handler runs at most one heartbeat
     /// after its job was taken away.
     func heartbeat() async throws {
-        // Slots before the batcher: a job moves from the first to the second.
+        // Slots before the batcher, the buffer before the slots: a job moves along them.
+        let waiting = prefetched.ids
         let running = slots.runningIDs
-        let ids = running + completions.pendingIDs
+        let ids = waiting + running + completions.pendingIDs
         let (owner, lease) = (owner, configuration.leaseDuration)
         let presence = JobStatements.reportPresence(owner: owner, queues: configuration.queues, concurrency: configuration.concurrency,
                                                     lease: lease, running: running.count)

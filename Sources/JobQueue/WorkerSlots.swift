@@ -15,9 +15,6 @@ enum Interruption: Sendable, Equatable {
 /// each one's handler.
 final class WorkerSlots: Sendable {
     let concurrency: Int
-    /// The claim loop waits until at least this many slots are free before claiming again
-    /// (unless nothing runs), so that claims come in batches rather than one by one.
-    let claimThreshold: Int
 
     private struct Running {
         var interruptedAtShutdown = false
@@ -33,7 +30,6 @@ final class WorkerSlots: Sendable {
     init(concurrency: Int, wake: Wakeup) {
         self.concurrency = concurrency
         self.wake = wake
-        self.claimThreshold = max(1, concurrency / 4)
     }
 
     var free: Int { running.withLock { concurrency - $0.count } }
@@ -80,12 +76,14 @@ final class WorkerSlots: Sendable {
         running.withLock { $0[id]?.interruption }
     }
 
+    /// Frees the slot and wakes the claim loop, which starts a prefetched job in it (the
+    /// wake-up coalesces: a burst of finishes costs one turn of the loop).
     func finish(_ id: Int64) {
-        let (enoughFree, none) = running.withLock { running -> (Bool, Bool) in
+        let none = running.withLock { running -> Bool in
             running.removeValue(forKey: id)
-            return (concurrency - running.count == claimThreshold, running.isEmpty)
+            return running.isEmpty
         }
-        if enoughFree || none { wake.signal() }
+        wake.signal()
         if none { idle.signal() }
     }
 

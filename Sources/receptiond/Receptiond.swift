@@ -47,6 +47,9 @@ struct Receptiond: AsyncParsableCommand {
     @Option(help: ArgumentHelp("How many jobs run at once.", valueName: "n"))
     var concurrency = 10
 
+    @Option(help: ArgumentHelp("How many jobs to claim ahead of free slots, so that a slot that frees starts its next job at once (0: none). A prefetched job waits at most 2 s for a slot, then goes back to the queue.", valueName: "n"))
+    var prefetch = 200
+
     @Option(name: .customLong("queue"), help: ArgumentHelp("A queue to take jobs from; repeat for several.", discussion: "Default: default.", valueName: "name"))
     var queues: [String] = []
 
@@ -87,6 +90,7 @@ struct Receptiond: AsyncParsableCommand {
 
     func validate() throws {
         guard concurrency >= 1 && concurrency <= 10_000 else { throw ValidationError("--concurrency is between 1 and 10000") }
+        guard prefetch >= 0 && prefetch <= 100_000 else { throw ValidationError("--prefetch is between 0 and 100000") }
         guard Logger.Level(rawValue: logLevel.lowercased()) != nil else {
             throw ValidationError("--log-level is one of trace, debug, info, notice, warning, error, critical")
         }
@@ -122,6 +126,7 @@ struct Receptiond: AsyncParsableCommand {
         var configuration = JobWorkerConfiguration(conninfo: DatabaseURL.resolve(databaseURL))
         configuration.queues = queues.isEmpty ? [NewJob.defaultQueue] : queues
         configuration.concurrency = concurrency
+        configuration.prefetch = prefetch
         configuration.drain = drain
         configuration.gracePeriod = DurationText.parse(gracePeriod)!
         configuration.startupRetryBudget = DurationText.parse(startupTimeout)!

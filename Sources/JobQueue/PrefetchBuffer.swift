@@ -1,0 +1,57 @@
+import Synchronization
+
+/// Jobs claimed ahead of free slots (`JobWorkerConfiguration.prefetch`): they wait here, their
+/// leases extended by the heartbeat like running jobs, until a slot frees. So a slot that
+/// frees starts its next job at once instead of waiting for a claim's round trip, and one claim
+/// fetches many jobs whatever `concurrency` is.
+///
+/// A job does not wait here longer than `hold`: it goes back to the queue for another worker
+/// (the claim loop hands it back), so long jobs in every slot never sit on a backlog.
+final class PrefetchBuffer: Sendable {
+    let capacity: Int
+    let hold: Duration
+
+    private let waiting = Mutex<[(job: ClaimedJob, claimedAt: ContinuousClock.Instant)]>([])
+
+    init(capacity: Int, hold: Duration) {
+        self.capacity = capacity
+        self.hold = hold
+    }
+
+    var count: Int { waiting.withLock { $0.count } }
+    var ids: [Int64] { waiting.withLock { $0.map(\.job.id) } }
+
+    /// Adds claimed jobs, keeping claim order (priority, run_at, id).
+    func add(_ jobs: [ClaimedJob]) {
+        let now = ContinuousClock.now
+        waiting.withLock { waiting in
+            waiting += jobs.map { ($0, now) }
+            waiting.sort { ClaimedJob.claimOrder($0.job, $1.job) }
+        }
+    }
+
+    /// Takes up to `limit` jobs to start, first in claim order.
+    func take(_ limit: Int) -> [ClaimedJob] {
+        guard limit > 0 else { return [] }
+        return waiting.withLock { waiting in
+            let taken = waiting.prefix(limit).map(\.job)
+            waiting.removeFirst(taken.count)
+            return taken
+        }
+    }
+
+    /// Takes the jobs that waited longer than `hold`, to be handed back.
+    func takeExpired() -> [ClaimedJob] {
+        let limit = ContinuousClock.now - hold
+        return waiting.withLock { waiting in
+            let expired = waiting.filter { $0.claimedAt < limit }.map(\.job)
+            if !expired.isEmpty { waiting.removeAll { $0.claimedAt < limit } }
+            return expired
+        }
+    }
+
+    /// Empties it (at shutdown: the hand-back of everything this worker holds takes them).
+    func removeAll() {
+        waiting.withLock { $0.removeAll() }
+    }
+}
