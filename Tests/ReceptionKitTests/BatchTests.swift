@@ -133,3 +133,31 @@ struct BatchTests {
         }
     }
 }
+
+/// A batch ends with its job: a job discarded (after its last attempt, by its handler or by a
+/// rescue) or cancelled leaves no batch `running` behind it.
+@Suite("A batch follows its job")
+struct BatchFollowsJobTests {
+    @Test func aBatchWhoseJobIsDiscardedFailsAndOneWhoseJobIsCancelledIsCancelled() async throws {
+        try await TestDatabase.withMigratedDatabase { url in
+            let db = try await Connection.connect(url)
+            try await WorkflowFixture.seed(on: db, cases: 1)
+            let discarded = try await Batches.request(period: 2026, municipalities: nil, timeLimit: 3, dryRun: false, on: db)
+            try await db.execute("""
+                UPDATE jobs SET state = 'discarded', finished_at = now(),
+                       errors = errors || '[{"message": "worker lost: its lease expired", "attempt": 5}]'
+                WHERE id = \(discarded.jobID!)
+                """)
+            let failed = try await db.query("SELECT status, error FROM batches WHERE id = \(discarded.id)")[0]
+            #expect(try failed.decode("status", as: String.self) == "failed")
+            #expect(try failed.decode("error", as: String.self) == "its job was discarded: worker lost: its lease expired")
+
+            let cancelled = try await Batches.request(period: 2026, municipalities: nil, timeLimit: 3, dryRun: false, on: db)
+            try await db.execute("UPDATE jobs SET state = 'cancelled', finished_at = now() WHERE id = \(cancelled.jobID!)")
+            #expect(try await Batches.find(cancelled.id, on: db).status == "cancelled")
+            // A job's own time limit is in its arguments, for the daemon's timeout.
+            let args = try await db.query("SELECT args->>'time_limit' AS t FROM jobs WHERE id = \(cancelled.jobID!)")[0]
+            #expect(try args.decode("t", as: String.self) == "3")
+        }
+    }
+}

@@ -109,3 +109,33 @@ struct BusyOfficersBatchTests {
         }
     }
 }
+
+/// SIGTERM stops a batch's solve at once: the daemon exits 0 well within its grace period
+/// without finishing the batch, nothing of it is written, and its job is back in the queue
+/// (the attempt not counted) for the next daemon.
+@Suite("A batch at shutdown")
+struct BatchAtShutdownTests {
+    @Test func sigtermStopsTheSolveAndHandsTheBatchBack() async throws {
+        try await TestDatabase.withMigratedDatabase { url in
+            let admin = try await Connection.connect(url)
+            try await BusyOfficersBatchTests.seed(on: admin)
+            // A grace period longer than the batch's time limit: had the daemon let the solve
+            // run, the batch would have finished before it exited.
+            let daemon = try Receptiond.start(url, ["--grace-period", "120s"])
+            defer { Receptiond.stop(daemon) }
+            let batch = try await Batches.request(period: 2026, municipalities: nil, timeLimit: 60, dryRun: false, on: admin)
+            try await withTimeout(.seconds(60)) {
+                while try await Batches.find(batch.id, on: admin).status == "queued" { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            try await Task.sleep(for: .seconds(2))  // well into the solve
+            daemon.terminate()
+            daemon.waitUntilExit()
+            #expect(daemon.terminationStatus == 0)
+            let job = try await admin.query("SELECT state, attempt FROM jobs WHERE id = \(batch.jobID!)")[0]
+            #expect(try job.decode("state", as: String.self) == "available")
+            #expect(try job.decode("attempt", as: Int.self) == 0)
+            #expect(try await Batches.find(batch.id, on: admin).status == "running")
+            #expect(try await Allocations.list(.init(batch: batch.id), on: admin).isEmpty)
+        }
+    }
+}
