@@ -33,7 +33,7 @@ public enum JobQueueError: Error, Sendable, CustomStringConvertible, Equatable {
         case .leaseLost(let id): "job \(id) is no longer held by this worker (cancelled, or rescued after its lease expired); nothing was written"
         case .invalidConfiguration(let why): "invalid worker configuration: \(why)"
         case .databaseUnreachable(let why): "the database could not be reached: \(why)"
-        case .notMigrated: "the jobs table does not exist: run `reception db migrate` first"
+        case .notMigrated: "the jobs table does not exist: the database is not migrated"
         case .notAllowed(let id, let state, let action): "job \(id) is \(state.rawValue): cannot \(action) it"
         case .busy(let id): "job \(id) is committing its result at this moment and can no longer be cancelled; look at it again in a second"
         }

@@ -149,7 +149,10 @@ struct Receptiond: AsyncParsableCommand {
             try await ServiceGroup(configuration: group).run()
         } catch let error as JobQueueError {
             switch error {
-            case .notMigrated, .invalidConfiguration:
+            case .notMigrated:
+                logger.critical("\(error)", metadata: ["hint": "run `reception db migrate` against this database first (or check that --database-url names the right one)"])
+                throw ExitCode(78)
+            case .invalidConfiguration:
                 logger.critical("\(error)", metadata: ["hint": "check --database-url or RECEPTION_DATABASE_URL (database, role, password, pg_hba.conf), and that the database is migrated"])
                 throw ExitCode(78)
             case .databaseUnreachable:

@@ -38,8 +38,9 @@ struct InterruptionTests {
             registry.register(SpinJob(stopped: stopped))
             try await QueueTest.withWorker(url, registry, Self.shortLease) {
                 try await QueueTest.waitUntil("the job runs") { try await QueueTest.state(of: job.id, connection) == .running }
-                // Another worker took it over (as a rescue after an expired lease would).
-                try await connection.execute("UPDATE jobs SET lease_owner = 'another-worker', attempt = 2 WHERE id = \(job.id)")
+                // Another worker took it over (as a rescue after an expired lease would), with a
+                // lease long enough that this worker's own rescue never takes it back.
+                try await connection.execute("UPDATE jobs SET lease_owner = 'another-worker', attempt = 2, lease_expires_at = now() + interval '1 hour' WHERE id = \(job.id)")
                 try await QueueTest.waitUntil("the handler was stopped", timeout: .seconds(30)) { stopped.ids == [job.id] }
             }
             let record = try #require(try await JobAdmin(connection).job(job.id))

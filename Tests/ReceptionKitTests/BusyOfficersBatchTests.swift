@@ -91,8 +91,9 @@ struct BusyOfficersBatchTests {
                       (SELECT count(*) FROM capacity WHERE used > quota) AS overbooked,
                       (SELECT count(*) FROM (SELECT case_id FROM allocations WHERE status IN ('proposed', 'confirmed')
                                              GROUP BY case_id HAVING count(*) > 1) AS d) AS twice,
+                      -- Live proposals only: a withdrawal after the batch finished cancels its proposal.
                       (SELECT count(*) FROM allocations a JOIN cases c ON c.id = a.case_id
-                        WHERE a.batch_id = \(batch.id) AND (c.status = 'withdrawn'
+                        WHERE a.batch_id = \(batch.id) AND a.status IN ('proposed', 'confirmed') AND (c.status = 'withdrawn'
                               OR EXISTS (SELECT 1 FROM case_needs n WHERE n.case_id = c.id AND n.dimension = 'trauma_care'))) AS wrong,
                       (SELECT count(*) FROM capacity k WHERE k.used <> coalesce((
                           SELECT sum((a.demand ->> k.dimension)::int) FROM allocations a
