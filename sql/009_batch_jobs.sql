@@ -6,7 +6,10 @@
 --   that will not run again. A trigger, so that every path that ends a job is covered,
 --   whichever process takes it.
 -- * request_batch puts the batch's time limit in its job's arguments (fixed, like every job's
---   request), so that the daemon can set the attempt's execution timeout from it.
+--   request), so that the daemon can set the attempt's execution timeout from it; it is the only
+--   way such a job comes to be (a worker may enqueue jobs, but not of this kind).
+-- * A batch's write re-checks what changed under its solve, with row locks the worker is lent
+--   for the batch it runs and nothing else.
 
 CREATE FUNCTION batches_follow_job() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
@@ -15,15 +18,21 @@ BEGIN
         RAISE EXCEPTION 'trigger function batches_follow_job runs on public.jobs only'
             USING ERRCODE = 'insufficient_privilege';
     END IF;
-    UPDATE public.batches
-       SET status = CASE NEW.state WHEN 'cancelled' THEN 'cancelled' ELSE 'failed' END,
-           finished_at = pg_catalog.now(),
-           error = CASE NEW.state
-                       WHEN 'cancelled' THEN 'its job was cancelled'
-                       ELSE 'its job was discarded: '
-                            || coalesce(NEW.errors -> -1 ->> 'message', 'no error recorded')
-                   END
-     WHERE job_id = NEW.id AND status IN ('queued', 'running');
+    -- Cancelling a batch is an operator's call (`reception jobs cancel`, as the owner); a worker
+    -- that cancels its own job only fails its batch, and says so.
+    IF NEW.state = 'cancelled' AND pg_catalog.pg_has_role(session_user, (SELECT c.relowner FROM pg_catalog.pg_class c
+                                                                    WHERE c.oid = 'public.jobs'::pg_catalog.regclass), 'MEMBER') THEN
+        UPDATE public.batches SET status = 'cancelled', finished_at = pg_catalog.now(), error = 'its job was cancelled'
+         WHERE job_id = NEW.id AND status IN ('queued', 'running');
+    ELSE
+        UPDATE public.batches
+           SET status = 'failed', finished_at = pg_catalog.now(),
+               error = CASE NEW.state
+                           WHEN 'cancelled' THEN pg_catalog.format('its job was cancelled by the worker login %s', session_user)
+                           ELSE 'its job was discarded: ' || coalesce(NEW.errors -> -1 ->> 'message', 'no error recorded')
+                       END
+         WHERE job_id = NEW.id AND status IN ('queued', 'running');
+    END IF;
     RETURN NULL;
 END $$;
 REVOKE EXECUTE ON FUNCTION batches_follow_job() FROM PUBLIC;
@@ -70,54 +79,83 @@ BEGIN
     RETURN new_batch;
 END $$;
 
+-- Only request_batch creates a batch's job: a worker may enqueue jobs (008), but not of this
+-- kind, whose arguments the daemon trusts.
+ALTER POLICY jobs_worker_insert ON jobs
+    WITH CHECK (state <> 'running' AND claimed_by IS NULL AND kind <> 'allocation-batch');
+
 -- What a case looked like to a batch: its placement-relevant fields as one value. A batch
 -- compares it between its snapshot and its write to tell which households changed meanwhile
--- (BatchInstance and BatchRecheck of ReceptionKit). Everything that changes a case's demand
--- bumps needs_revision (006).
+-- (BatchInstance and BatchRecheck of ReceptionKit). Needs are in it through needs_revision,
+-- which every change of a case's needs bumps (006). JSON, not a row's text: that depends on
+-- the session's DateStyle.
 CREATE FUNCTION case_fingerprint(c public.cases) RETURNS text
-LANGUAGE sql STABLE SET search_path = pg_catalog, public, pg_temp AS $$
-    SELECT pg_catalog.md5(ROW(c.status, c.ages, c.language, c.occupations, c.family_ties, c.preferences,
-                           c.excluded, c.arrived_on, c.needs_revision)::text)
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, public, pg_temp AS $$
+    SELECT pg_catalog.md5(pg_catalog.jsonb_build_array(c.status, c.ages, c.language, c.occupations, c.family_ties,
+                                                       c.preferences, c.excluded, c.arrived_on, c.needs_revision)::text)
 $$;
 
--- A batch's write locks what it re-checks: the households it proposes, then the capacity of
--- its municipalities (the order every writer takes them in). Row locks need UPDATE privilege,
--- which the worker has on neither table; these lend it the locks, and only for the batch
--- whose job its login holds running (the rule of 008's row-level security).
+-- A batch's write locks what it re-checks, in the order every writer takes them (the
+-- allocation trigger: the case, then its municipality FOR SHARE, then capacity): the pending
+-- households it proposes, then the municipalities that may still take placements, then their
+-- capacity in the batch's period. Row locks need UPDATE privilege, which the worker has on
+-- none of these tables; these functions lend it the locks, for the running (not dry-run)
+-- batch whose job its login holds, and only on rows that batch may write to.
 CREATE FUNCTION batch_held_by_caller(p_batch bigint) RETURNS void
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
-    -- The administrator (whoever owns the tables) runs batches by hand in tests and repairs.
+    IF NOT EXISTS (SELECT 1 FROM public.batches b WHERE b.id = p_batch AND b.status = 'running' AND NOT b.dry_run) THEN
+        RAISE EXCEPTION 'batch % is not running (or is a dry run)', p_batch USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    -- The administrator (whoever owns the tables) may run a batch by hand (tests, repairs).
     IF pg_catalog.pg_has_role(session_user, (SELECT c.relowner FROM pg_catalog.pg_class c
                                              WHERE c.oid = 'public.batches'::pg_catalog.regclass), 'MEMBER') THEN
         RETURN;
     END IF;
     IF NOT EXISTS (SELECT 1 FROM public.batches b JOIN public.jobs j ON j.id = b.job_id
-                   WHERE b.id = p_batch AND b.status IN ('queued', 'running')
-                     AND j.state = 'running' AND j.claimed_by = session_user::text) THEN
+                   WHERE b.id = p_batch AND j.state = 'running' AND j.claimed_by = session_user::text) THEN
         RAISE EXCEPTION 'batch % is not run by this login', p_batch USING ERRCODE = 'insufficient_privilege';
     END IF;
 END $$;
 
+-- The pending households among p_cases, locked; the others (withdrawn, placed meanwhile) are
+-- left out, and unlocked.
 CREATE FUNCTION batch_lock_cases(p_batch bigint, p_cases bigint[])
-RETURNS TABLE (id bigint, status text, fingerprint text)
+RETURNS TABLE (id bigint, fingerprint text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
     PERFORM public.batch_held_by_caller(p_batch);
+    IF coalesce(cardinality(p_cases), 0) > 1000000 THEN
+        RAISE EXCEPTION 'at most 1,000,000 cases' USING ERRCODE = 'program_limit_exceeded';
+    END IF;
     RETURN QUERY
-        SELECT c.id, c.status, public.case_fingerprint(c) FROM public.cases c
-        WHERE c.id = ANY (p_cases) ORDER BY c.id FOR UPDATE;
+        SELECT c.id, public.case_fingerprint(c) FROM public.cases c
+        WHERE c.id = ANY (p_cases) AND c.status = 'registered' ORDER BY c.id FOR UPDATE;
 END $$;
 
+-- The capacity of those of p_municipalities that still take placements for the batch (active,
+-- joined by today, and requested, when the batch named its municipalities), locked with them.
 CREATE FUNCTION batch_lock_capacity(p_batch bigint, p_municipalities text[])
 RETURNS TABLE (municipality_code text, dimension text, free int)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+DECLARE
+    b record;
 BEGIN
     PERFORM public.batch_held_by_caller(p_batch);
+    IF coalesce(cardinality(p_municipalities), 0) > 1000 THEN
+        RAISE EXCEPTION 'at most 1000 municipalities' USING ERRCODE = 'program_limit_exceeded';
+    END IF;
+    SELECT bt.period, bt.summary -> 'municipalities_requested' AS requested INTO b FROM public.batches bt WHERE bt.id = p_batch;
+    PERFORM 1 FROM public.municipalities m
+     WHERE m.code = ANY (p_municipalities) AND m.active AND m.joined_on <= public.reception_today()
+       AND (b.requested IS NULL OR b.requested ? m.code)
+     ORDER BY m.code FOR SHARE;
     RETURN QUERY
         SELECT k.municipality_code, k.dimension, k.quota - k.used FROM public.capacity k
-        JOIN public.batches b ON b.id = p_batch AND k.period = b.period
-        WHERE k.municipality_code = ANY (p_municipalities)
+        JOIN public.municipalities m ON m.code = k.municipality_code
+        WHERE k.period = b.period AND k.municipality_code = ANY (p_municipalities)
+          AND m.active AND m.joined_on <= public.reception_today()
+          AND (b.requested IS NULL OR b.requested ? m.code)
         ORDER BY k.municipality_code, k.dimension FOR UPDATE OF k;
 END $$;
 

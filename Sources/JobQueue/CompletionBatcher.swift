@@ -63,8 +63,8 @@ final class CompletionBatcher: Sendable {
         }
     }
 
-    /// Writes everything pending now (also used at shutdown, when `run` has stopped).
-    func writeAll() async {
+    /// Writes everything pending now.
+    private func writeAll() async {
         while true {
             let batch = pending.withLock { pending -> Pending in
                 let batch = Pending(successes: pending.successes, others: pending.others)
@@ -118,8 +118,8 @@ final class CompletionBatcher: Sendable {
         return true
     }
 
-    /// One statement per kind of outcome, each for every job of that kind in the batch. Each
-    /// statement is idempotent (it checks the lease), so a retried write changes nothing twice.
+    /// One statement per kind of outcome, each for every job of that kind in the batch, all in
+    /// one transaction. Each statement checks the lease, so a retried write changes nothing twice.
     private func write(_ batch: Pending) async throws {
         let owner = owner
         let successes = batch.successes
@@ -140,73 +140,72 @@ final class CompletionBatcher: Sendable {
             case .succeeded, .none: break
             }
         }
-        if !successes.isEmpty {
-            let updated = try await database.run { connection in
-                try await connection.execute(JobStatements.succeedMany(ids: successes, owner: owner))
-            }
-            if updated < successes.count {
-                logger.warning("some succeeded jobs were no longer held by this worker (cancelled, or rescued after their lease expired)", metadata: [
-                    "jobs.count": "\(successes.count - updated)",
-                ])
-            }
+        // One transaction for the whole batch, logged once it committed: a write that is tried
+        // again (or re-run after a lost commit reply) never sees half of itself.
+        struct Written: Sendable {
+            var succeeded = 0
+            var failedStates: [Int64: JobState] = [:]
+            var sessionLostStates: [Int64: JobState] = [:]
+            var handedBack = 0
         }
-        if !failures.isEmpty {
-            let rows = try await database.run { connection in
-                try await connection.query(JobStatements.failMany(failures, owner: owner))
-            }
-            var states: [Int64: JobState] = [:]
-            for row in rows { states[try row.decode("id", as: Int64.self)] = try row.decode("state", as: JobState.self) }
-            for failure in failures {
-                let logger = jobLogger(jobs[failure.id]!)
-                switch states[failure.id] {
-                case .discarded?:
-                    logger.error("job discarded after its last attempt", metadata: ["error": "\(failure.message)"])
-                case .some:
-                    logger.warning("job failed; will retry", metadata: [
-                        "error": "\(failure.message)", "job.retry_in": "\(DurationText.format(failure.delay))",
-                    ])
-                case nil:
-                    logger.warning("a failed job was no longer held by this worker", metadata: ["error": "\(failure.message)"])
+        let written = try await database.run { connection in
+            try await connection.withTransaction { transaction -> Written in
+                var written = Written()
+                if !successes.isEmpty {
+                    written.succeeded = try await transaction.execute(JobStatements.succeedMany(ids: successes, owner: owner))
                 }
+                if !failures.isEmpty {
+                    for row in try await transaction.query(JobStatements.failMany(failures, owner: owner)) {
+                        written.failedStates[try row.decode("id", as: Int64.self)] = try row.decode("state", as: JobState.self)
+                    }
+                }
+                if !finished.isEmpty { _ = try await transaction.query(JobStatements.finishMany(finished, owner: owner)) }
+                if !snoozed.isEmpty { _ = try await transaction.query(JobStatements.snoozeMany(snoozed, owner: owner)) }
+                if !sessionLost.isEmpty {
+                    for row in try await transaction.query(JobStatements.handBackAfterSessionLoss(ids: sessionLost, owner: owner)) {
+                        written.sessionLostStates[try row.decode("id", as: Int64.self)] = try row.decode("state", as: JobState.self)
+                    }
+                }
+                if !handedBack.isEmpty {
+                    written.handedBack = try await transaction.execute(JobStatements.handBack(ids: handedBack, owner: owner))
+                }
+                // Wake the daemons of these queues for what became ready again.
+                let ready = Set((sessionLost + handedBack).compactMap { jobs[$0]?.queue })
+                if !ready.isEmpty { try await transaction.execute(JobStatements.notify(queues: Array(ready))) }
+                return written
             }
         }
-        if !finished.isEmpty {
-            _ = try await database.run { connection in
-                try await connection.query(JobStatements.finishMany(finished, owner: owner))
-            }
-            for item in finished { jobLogger(jobs[item.id]!).notice("job \(item.state.rawValue) by its handler") }
+
+        if written.succeeded < successes.count {
+            logger.warning("some succeeded jobs were no longer held by this worker (cancelled, or rescued after their lease expired)", metadata: [
+                "jobs.count": "\(successes.count - written.succeeded)",
+            ])
         }
-        if !snoozed.isEmpty {
-            _ = try await database.run { connection in
-                try await connection.query(JobStatements.snoozeMany(snoozed, owner: owner))
-            }
-            for item in snoozed {
-                jobLogger(jobs[item.id]!).debug("job snoozed", metadata: ["job.retry_in": "\(DurationText.format(item.delay))"])
+        for failure in failures {
+            let logger = jobLogger(jobs[failure.id]!)
+            switch written.failedStates[failure.id] {
+            case .discarded?:
+                logger.error("job discarded after its last attempt", metadata: ["error": "\(failure.message)"])
+            case .some:
+                logger.warning("job failed; will retry", metadata: [
+                    "error": "\(failure.message)", "job.retry_in": "\(DurationText.format(failure.delay))",
+                ])
+            case nil:
+                logger.warning("a failed job was no longer held by this worker", metadata: ["error": "\(failure.message)"])
             }
         }
-        if !sessionLost.isEmpty {
-            let ids = sessionLost
-            let queues = Array(Set(ids.compactMap { jobs[$0]?.queue }))
-            let rows = try await database.run { connection in
-                let rows = try await connection.query(JobStatements.handBackAfterSessionLoss(ids: ids, owner: owner))
-                try await connection.execute(JobStatements.notify(queues: queues))
-                return rows
-            }
-            for row in rows where try row.decode("state", as: JobState.self) == .discarded {
-                jobLogger(jobs[try row.decode("id", as: Int64.self)]!)
-                    .error("job discarded: it lost its database session on its last attempt, after \(JobStatements.freeSessionLosses) times not counted")
-            }
-            logger.info("handed jobs back to the queue after losing the database", metadata: ["jobs.count": "\(rows.count)"])
+        for item in finished { jobLogger(jobs[item.id]!).notice("job \(item.state.rawValue) by its handler") }
+        for item in snoozed {
+            jobLogger(jobs[item.id]!).debug("job snoozed", metadata: ["job.retry_in": "\(DurationText.format(item.delay))"])
         }
-        if !handedBack.isEmpty {
-            let ids = handedBack
-            let queues = Array(Set(ids.compactMap { jobs[$0]?.queue }))
-            let count = try await database.run { connection in
-                let count = try await connection.execute(JobStatements.handBack(ids: ids, owner: owner))
-                if count > 0 { try await connection.execute(JobStatements.notify(queues: queues)) }
-                return count
-            }
-            logger.info("handed jobs back to the queue", metadata: ["jobs.count": "\(count)"])
+        for (id, state) in written.sessionLostStates where state == .discarded {
+            jobLogger(jobs[id]!).error("job discarded: it lost its database session on its last attempt (its first \(JobStatements.freeSessionLosses) losses were not counted)")
+        }
+        if !written.sessionLostStates.isEmpty {
+            logger.info("handed jobs back to the queue after their database session was lost", metadata: ["jobs.count": "\(written.sessionLostStates.count)"])
+        }
+        if written.handedBack > 0 {
+            logger.info("handed jobs back to the queue", metadata: ["jobs.count": "\(written.handedBack)"])
         }
     }
 

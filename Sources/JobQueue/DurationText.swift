@@ -13,7 +13,8 @@ public enum DurationText {
             // "ms" also ends in "s": take the longest unit that leaves a number.
             if Double(candidate) != nil { number = candidate; scale = factor; break }
         }
-        guard let value = Double(number), value.isFinite, value >= 0 else { return nil }
+        // At most a year: a duration beyond that is a typo, and would overflow.
+        guard let value = Double(number), value.isFinite, value >= 0, value * scale <= 366 * 86400 else { return nil }
         return .milliseconds(Int64((value * scale * 1000).rounded()))
     }
 

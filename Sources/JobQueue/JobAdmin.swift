@@ -50,13 +50,16 @@ public struct JobAdmin: Sendable {
 
     /// Cancels a job that has not finished. A running job's worker cannot complete it any more
     /// (its writes would roll back), and stops its handler at its next heartbeat.
-    /// Returns at once: nil when there is no such job; throws `notAllowed` for a finished job,
-    /// and `busy` when the job's handler is committing its result at this very moment.
+    /// Returns within 2 s: nil when there is no such job; throws `notAllowed` for a finished
+    /// job, and `busy` when the job's row stays locked (its handler is committing its result).
     public func cancel(_ id: Int64) async throws -> JobRecord? {
         try await connection.withTransaction { transaction in
             let job: JobRecord?
             do {
-                job = try await JobAdmin(transaction).lockedJob(id, wait: false)
+                // A heartbeat, claim or completion holds the row for milliseconds; a handler
+                // committing its result, for as long as its transaction lasts.
+                try await transaction.execute("SET LOCAL lock_timeout = '2s'")
+                job = try await JobAdmin(transaction).lockedJob(id)
             } catch let error as PostgresError where error.sqlState == .lockNotAvailable {
                 throw JobQueueError.busy(jobID: id)
             }
@@ -69,11 +72,11 @@ public struct JobAdmin: Sendable {
         }
     }
 
-    private func lockedJob(_ id: Int64, wait: Bool = true) async throws -> JobRecord? {
+    private func lockedJob(_ id: Int64) async throws -> JobRecord? {
         try await connection.query("""
             SELECT id, queue, kind, args::text AS args, priority, run_at, state, attempt, max_attempts,
                    errors::text AS errors, lease_owner, lease_expires_at, unique_key, created_at, attempted_at, finished_at
-            FROM jobs WHERE id = \(id) FOR UPDATE \(fragment: wait ? "" : "NOWAIT")
+            FROM jobs WHERE id = \(id) FOR UPDATE
             """).first.map(JobRecord.init(row:))
     }
 
@@ -81,7 +84,6 @@ public struct JobAdmin: Sendable {
     /// already paused.
     @discardableResult
     public func pause(queue: String) async throws -> Bool {
-        guard !queue.isEmpty, queue.count <= 100 else { throw JobQueueError.invalidJob("a queue name is 1 to 100 characters") }
         return try await connection.execute("INSERT INTO job_queue_pauses (queue) VALUES (\(queue)) ON CONFLICT (queue) DO NOTHING") == 1
     }
 

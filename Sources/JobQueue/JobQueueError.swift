@@ -35,13 +35,13 @@ public enum JobQueueError: Error, Sendable, CustomStringConvertible, Equatable {
         case .databaseUnreachable(let why): "the database could not be reached: \(why)"
         case .notMigrated: "the jobs table does not exist: the database is not migrated"
         case .notAllowed(let id, let state, let action): "job \(id) is \(state.rawValue): cannot \(action) it"
-        case .busy(let id): "job \(id) is committing its result at this moment and can no longer be cancelled; look at it again in a second"
+        case .busy(let id): "job \(id) is committing its result at this moment (its row stayed locked for 2 s) and was not cancelled; look at the job again in a moment"
         }
     }
 
     static func validate(_ job: NewJob) throws {
         guard !job.kind.isEmpty, job.kind.count <= 100 else { throw JobQueueError.invalidJob("a kind is 1 to 100 characters") }
-        guard !job.queue.isEmpty, job.queue.count <= 100 else { throw JobQueueError.invalidJob("a queue name is 1 to 100 characters") }
+        guard NewJob.isValidQueueName(job.queue) else { throw JobQueueError.invalidJob(NewJob.queueNameRule) }
         guard (-32768...32767).contains(job.priority) else { throw JobQueueError.invalidJob("priority is between -32768 and 32767") }
         if let max = job.maxAttempts, max < 1 { throw JobQueueError.invalidJob("max attempts is at least 1") }
         if let key = job.uniqueKey, key.isEmpty { throw JobQueueError.invalidJob("a unique key is not empty") }

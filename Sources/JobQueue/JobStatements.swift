@@ -207,13 +207,18 @@ enum JobStatements {
         "DELETE FROM job_workers WHERE id = \(owner)"
     }
 
+    /// Rows of daemons that stopped reporting a day ago (killed, lost hosts): those the caller's
+    /// login may delete (row-level security: its own login's, for a worker).
+    static let prunePresence: Query = "DELETE FROM job_workers WHERE heartbeat_at < now() - interval '1 day'"
+
     // MARK: Leases
 
     /// Extends the leases of the jobs this worker still runs or has outcomes of to write
     /// (`ids`), never others (a job whose completion was dropped must expire and be rescued).
     /// Rows locked by a handler's completing transaction are skipped rather than waited for
     /// (no one can rescue them meanwhile). Returns, of `ids`, the jobs still running under this
-    /// worker, and of the others whether an operator cancelled them.
+    /// worker (or that its handler completed, but has not returned from yet), and of the others
+    /// whether an operator cancelled them.
     static func heartbeat(owner: String, lease: Duration, ids: [Int64]) -> Query {
         """
         WITH extended AS (
@@ -222,7 +227,8 @@ enum JobStatements {
                 SELECT id FROM jobs WHERE id = ANY(\(ids)) AND state = 'running' AND lease_owner = \(owner)
                 FOR UPDATE SKIP LOCKED))
             RETURNING id)
-        SELECT j.id, j.state = 'running' AND j.lease_owner = \(owner) AS held, j.state = 'cancelled' AS cancelled,
+        SELECT j.id, j.state IN ('running', 'succeeded') AND j.lease_owner = \(owner) AS held,
+               j.state = 'cancelled' AS cancelled,
                EXISTS (SELECT 1 FROM extended e WHERE e.id = j.id) AS extended
         FROM jobs j WHERE j.id = ANY(\(ids))
         """

@@ -61,7 +61,7 @@ final class WorkerRuntime: Sendable {
         self.logger = logger
         self.owner = configuration.workerID
         slots = WorkerSlots(concurrency: configuration.concurrency, wake: wake)
-        prefetched = PrefetchBuffer(capacity: configuration.prefetch, hold: configuration.prefetchHold)
+        prefetched = PrefetchBuffer(hold: configuration.prefetchHold)
         let (conninfo, name, settings) = (configuration.conninfo, configuration.applicationName, configuration.sessionSettings)
         claimDatabase = ReconnectingConnection(conninfo: conninfo, applicationName: name, settings: settings, role: "claim", logger: logger)
         completionDatabase = ReconnectingConnection(conninfo: conninfo, applicationName: name, settings: settings, role: "complete", logger: logger)
@@ -113,6 +113,11 @@ final class WorkerRuntime: Sendable {
         } onCancelOrGracefulShutdown: {
             self.stop()
         }
+        // After the heartbeats ended, or one would put the row back.
+        let (owner, database) = (owner, claimDatabase)
+        _ = await withTimeout(.seconds(5)) {
+            try? await database.run { connection in _ = try await connection.execute(JobStatements.removePresence(owner: owner)) }
+        }
         handlerPool.close()
         for database in [claimDatabase, completionDatabase, listenDatabase, leaseDatabase] { database.close() }
         logger.info("worker stopped")
@@ -148,7 +153,6 @@ final class WorkerRuntime: Sendable {
             try? await database.run { connection in
                 let count = try await connection.execute(JobStatements.handBackAll(owner: owner, keeping: []))
                 if count > 0 { try await connection.execute(JobStatements.notify(queues: queues)) }
-                try await connection.execute(JobStatements.removePresence(owner: owner))
                 return count
             }
         }
@@ -165,12 +169,19 @@ final class WorkerRuntime: Sendable {
         let claimThreshold = max(1, (configuration.concurrency + configuration.prefetch) / 4)
         var generation = 0
         var drainedOnce = false
+        // After jobs waited out their hold, claim no more ahead for as long: the slots are
+        // taken by long jobs, and re-claiming the same jobs every hold would only churn.
+        var prefetchPausedUntil = ContinuousClock.now
         while !isStopping && !Task.isCancelled {
             for job in prefetched.take(slots.free) { start(job, in: &jobs) }
             let expired = prefetched.takeExpired()
-            if !expired.isEmpty { await handBack(expired, reason: "waited in the prefetch buffer longer than its hold") }
+            if !expired.isEmpty {
+                handBack(expired, reason: "waited for a slot longer than the prefetch hold")
+                prefetchPausedUntil = .now + configuration.prefetchHold
+            }
 
-            let room = slots.free + configuration.prefetch - prefetched.count
+            let prefetch = ContinuousClock.now < prefetchPausedUntil ? 0 : configuration.prefetch
+            let room = slots.free + max(0, prefetch - prefetched.count)
             let idle = slots.runningCount == 0 && prefetched.count == 0
             if completions.backlog >= backlogLimit || room <= 0 || (room < claimThreshold && !idle) {
                 await wake.wait(timeout: configuration.pollInterval)
@@ -191,12 +202,17 @@ final class WorkerRuntime: Sendable {
             }
             let current = claimDatabase.generation
             if current != generation {
-                // A new connection: if the old one died during a claim, that claim may have
-                // committed without our hearing of it. Hand such jobs back.
-                if generation > 0 { await handBackLostClaims(keeping: claimed.map(\.id)) }
+                if generation > 0 {
+                    // A new connection after an outage: the jobs waiting in the buffer may have
+                    // been rescued meanwhile, and a claim interrupted by the lost connection
+                    // may have committed without our hearing of it. Hand both back.
+                    handBack(prefetched.take(Int.max), reason: "the database connection was replaced")
+                    await handBackLostClaims(keeping: claimed.map(\.id))
+                }
                 generation = current
             }
             prefetched.add(claimed)
+            if isStopping { break }
             for job in prefetched.take(slots.free) { start(job, in: &jobs) }
             if claimed.count < room {
                 // Nothing more is ready now.
@@ -217,7 +233,8 @@ final class WorkerRuntime: Sendable {
                 drainedOnce = false
             }
         }
-        prefetched.removeAll()
+        // Not started: back to the queue at once, for the other daemons (not after the grace period).
+        handBack(prefetched.take(Int.max), reason: "the daemon is stopping")
     }
 
     private func start(_ job: ClaimedJob, in jobs: inout DiscardingTaskGroup) {
@@ -225,8 +242,9 @@ final class WorkerRuntime: Sendable {
         jobs.addTask { await self.execute(job) }
     }
 
-    /// Prefetched jobs back to the queue, their attempt not counted.
-    private func handBack(_ jobs: [ClaimedJob], reason: String) async {
+    /// Prefetched jobs back to the queue, their attempt not counted (the batcher writes it).
+    private func handBack(_ jobs: [ClaimedJob], reason: String) {
+        guard !jobs.isEmpty else { return }
         for job in jobs { completions.add(job, .handedBack(counted: false)) }
         logger.debug("handing prefetched jobs back to the queue", metadata: ["jobs.count": "\(jobs.count)", "reason": "\(reason)"])
     }
@@ -279,7 +297,9 @@ final class WorkerRuntime: Sendable {
 
     /// Runs the handler in a task of its own, so that the worker can cancel it alone: when the
     /// attempt times out, when the job is no longer this worker's (the heartbeat finds out), and
-    /// at shutdown.
+    /// at shutdown. A handler that does not stop within `handlerStopTimeout` of being cancelled
+    /// is abandoned (left to run on, its writes fenced off by the lease checks): a handler that
+    /// ignores cancellation must not hold its slot, its lease or the shutdown for ever.
     private func run(_ job: ClaimedJob, _ attempt: AnyJobHandler.Attempt, atShutdown: ShutdownBehaviour,
                      policy: RetryPolicy, logger: Logger) async -> JobOutcome {
         let mark = CompletionMark()
@@ -287,40 +307,65 @@ final class WorkerRuntime: Sendable {
         let handler = Task { try await attempt.run(context) }
         slots.attach(job.id, interruptedAtShutdown: atShutdown == .interrupt) { handler.cancel() }
         if atShutdown == .interrupt && isStopping { slots.interrupt(job.id, .shutdown) }
-        let timeout = attempt.timeout ?? configuration.jobTimeout
-        let slots = slots
-        let timer = Task {
-            try await Task.sleep(for: timeout)
-            slots.interrupt(job.id, .timedOut(timeout))
-        }
+        let (slots, timeout, stopTimeout) = (slots, attempt.timeout ?? configuration.jobTimeout, configuration.handlerStopTimeout)
         logger.debug("job started")
+        let ended = FirstResult<Result<Void, any Error>?>()
         let result = await withTaskCancellationHandler {
-            await handler.result
+            await ended.wait {
+                Task { ended.resolve(await handler.result) }
+                // The watchdog: the timeout, then (once the handler was asked to stop, for any
+                // reason) the time it has to do so. It looks once a second at most.
+                let deadline = ContinuousClock.now + timeout
+                return Task {
+                    while !Task.isCancelled {
+                        let now = ContinuousClock.now
+                        let next: ContinuousClock.Instant
+                        if let (_, since) = slots.interruption(of: job.id) {
+                            if now >= since + stopTimeout { return ended.resolve(nil) }
+                            next = since + stopTimeout
+                        } else if now >= deadline {
+                            slots.interrupt(job.id, .timedOut(timeout))
+                            continue
+                        } else {
+                            next = deadline
+                        }
+                        try? await Task.sleep(for: min(next - now, .seconds(1)))
+                    }
+                }
+            }
         } onCancel: {
             // The grace period is over: every job still running goes back to the queue.
             slots.interrupt(job.id, .shutdown)
         }
-        timer.cancel()
-        switch (result, slots.interruption(of: job.id)) {
+        let reason = slots.interruption(of: job.id)?.reason
+        if result == nil {
+            logger.error("the job's handler did not stop within \(DurationText.format(stopTimeout)) of being cancelled; abandoned (its writes can no longer commit)")
+        }
+        switch (result, reason) {
         case (_, .lost(let cancelledByOperator)?):
-            if cancelledByOperator {
+            if mark.isMarked {
+                // It completed itself just before the heartbeat looked: nothing was lost.
+                return .none
+            } else if cancelledByOperator {
                 logger.notice("job cancelled by an operator while running; its handler was stopped")
             } else {
                 logger.warning("job was no longer held by this worker (its lease expired and it was rescued); its handler was stopped")
             }
             return .none
-        case (.success, _):
+        case (.success?, _):
             logger.debug("job succeeded")
             return mark.isMarked ? .none : .succeeded
-        case (.failure, .timedOut(let limit)?):
+        case (_, .timedOut(let limit)?):
             let message = "timed out after \(DurationText.format(limit))"
             logger.warning("job timed out; its handler was stopped", metadata: ["job.timeout": "\(DurationText.format(limit))"])
             return .failed(message: message, retryDelay: policy.delay(afterAttempt: job.attempt))
-        case (.failure, .shutdown?):
+        case (_, .shutdown?):
             logger.info("job stopped at shutdown; handing it back to the queue")
             return .handedBack(counted: false)
-        case (.failure(let error), nil):
+        case (.failure(let error)?, nil):
             return outcome(of: error, job: job, policy: policy, logger: logger)
+        case (nil, nil):
+            return .handedBack(counted: false)  // abandoned without a reason: cannot happen
         }
     }
 

@@ -40,6 +40,9 @@ public struct JobWorkerConfiguration: Sendable {
     /// How long one attempt of a job may run, for handlers that set no timeout of their own:
     /// then its handler is cancelled and the attempt fails ("timed out").
     public var jobTimeout: Duration = .seconds(900)
+    /// How long a handler has to stop once cancelled (timeout, lost job, shutdown) before the
+    /// worker abandons it and frees its slot.
+    public var handlerStopTimeout: Duration = .seconds(10)
 
     /// At start, how long an unreachable database is retried before the worker gives up
     /// (`databaseUnreachable`). Once running, outages are retried for as long as they last.

@@ -35,8 +35,10 @@ struct LeaseKeeper: Sendable {
             let now = clock.now
             do {
                 if now >= nextHeartbeat {
-                    nextHeartbeat = now + heartbeatEvery
+                    // A failed heartbeat is tried again in a second, not a third of a lease later.
+                    nextHeartbeat = now + .seconds(1)
                     try await heartbeat()
+                    nextHeartbeat = now + heartbeatEvery
                 }
                 if now >= nextRescue {
                     nextRescue = now + rescueEvery
@@ -63,16 +65,12 @@ struct LeaseKeeper: Sendable {
     /// after this one could not heartbeat in time. So a handler runs at most one heartbeat
     /// after its job was taken away.
     func heartbeat() async throws {
-        // Slots before the batcher, the buffer before the slots: a job moves along them.
+        // The buffer before the slots before the batcher: a job moves along them.
         let waiting = prefetched.ids
-        let running = slots.runningIDs
-        let ids = waiting + running + completions.pendingIDs
+        let running = slots.runningSnapshot
+        let ids = waiting + running.map(\.id) + completions.pendingIDs
         let (owner, lease) = (owner, configuration.leaseDuration)
-        let presence = JobStatements.reportPresence(owner: owner, queues: configuration.queues, concurrency: configuration.concurrency,
-                                                    lease: lease, running: running.count)
         let rows = try await database.run { connection -> [(id: Int64, held: Bool, cancelled: Bool, extended: Bool)] in
-            // The daemon is alive (for `reception jobs health`), whether it runs jobs or not.
-            try await connection.execute(presence)
             guard !ids.isEmpty else { return [] }
             return try await connection.query(JobStatements.heartbeat(owner: owner, lease: lease, ids: ids)).map { row in
                 (try row.decode("id", as: Int64.self), try row.decode("held", as: Bool.self),
@@ -83,13 +81,29 @@ struct LeaseKeeper: Sendable {
         let cancelled = Set(rows.filter(\.cancelled).map(\.id))
         let extended = rows.filter(\.extended).count
         var stopped = 0
-        for id in running where !held.contains(id) {
-            // A job that just finished is no longer in the slots: interrupt does nothing then.
-            if slots.interrupt(id, .lost(cancelledByOperator: cancelled.contains(id))) { stopped += 1 }
+        for job in running where !held.contains(job.id) {
+            // Only the start this heartbeat saw: the job may since have finished, or been
+            // handed back and claimed again.
+            if slots.interrupt(job.id, .lost(cancelledByOperator: cancelled.contains(job.id)), token: job.token) { stopped += 1 }
         }
         logger.trace("extended leases", metadata: ["jobs.count": "\(extended)", "jobs.held": "\(held.count)"])
         if stopped > 0 {
-            logger.warning("stopping the handlers of jobs this worker no longer holds", metadata: ["jobs.count": "\(stopped)"])
+            logger.warning("stopping the handlers of jobs this worker no longer holds (cancelled by an operator, or rescued by another worker)", metadata: ["jobs.count": "\(stopped)"])
+        }
+        await reportPresence(running: running.count)
+    }
+
+    /// The daemon is alive, for `reception jobs health`, whether it runs jobs or not. Best
+    /// effort, after the leases: a failure here must never cost a lease.
+    private func reportPresence(running: Int) async {
+        let presence = JobStatements.reportPresence(owner: owner, queues: configuration.queues, concurrency: configuration.concurrency,
+                                                    lease: configuration.leaseDuration, running: running)
+        do {
+            try await database.run { connection in _ = try await connection.execute(presence) }
+        } catch {
+            if !Task.isCancelled {
+                logger.warning("could not report this daemon's presence (reception jobs health will miss it)", metadata: ["error": "\(error)"])
+            }
         }
     }
 
@@ -134,6 +148,7 @@ struct LeaseKeeper: Sendable {
             if deleted < 10_000 { break }
         }
         if total > 0 { logger.info("pruned finished jobs", metadata: ["jobs.count": "\(total)", "jobs.older_than": "\(DurationText.format(age))"]) }
+        _ = try await database.run { connection in try await connection.execute(JobStatements.prunePresence) }
         return total
     }
 }

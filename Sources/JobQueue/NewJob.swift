@@ -18,6 +18,10 @@ public struct NewJob: Sendable {
 
     public static let defaultQueue = "default"
 
+    /// A queue's name: 1 to 100 characters (the jobs table's CHECK says the same).
+    public static func isValidQueueName(_ name: String) -> Bool { !name.isEmpty && name.count <= 100 }
+    public static let queueNameRule = "a queue name is 1 to 100 characters"
+
     public init(
         kind: String,
         argumentsJSON: String = "{}",

@@ -6,15 +6,14 @@ import Synchronization
 /// fetches many jobs whatever `concurrency` is.
 ///
 /// A job does not wait here longer than `hold`: it goes back to the queue for another worker
-/// (the claim loop hands it back), so long jobs in every slot never sit on a backlog.
+/// (the claim loop hands it back, and claims nothing ahead for as long), so long jobs in every
+/// slot never sit on a backlog.
 final class PrefetchBuffer: Sendable {
-    let capacity: Int
     let hold: Duration
 
     private let waiting = Mutex<[(job: ClaimedJob, claimedAt: ContinuousClock.Instant)]>([])
 
-    init(capacity: Int, hold: Duration) {
-        self.capacity = capacity
+    init(hold: Duration) {
         self.hold = hold
     }
 
@@ -48,10 +47,5 @@ final class PrefetchBuffer: Sendable {
             if !expired.isEmpty { waiting.removeAll { $0.claimedAt < limit } }
             return expired
         }
-    }
-
-    /// Empties it (at shutdown: the hand-back of everything this worker holds takes them).
-    func removeAll() {
-        waiting.withLock { $0.removeAll() }
     }
 }

@@ -1,28 +1,31 @@
 import Synchronization
 
-/// Why the worker stopped a job's handler before it ended by itself.
-enum Interruption: Sendable, Equatable {
-    /// The attempt ran past its timeout: it fails (and is retried like any failure).
-    case timedOut(Duration)
-    /// The job is no longer this worker's: an operator cancelled it, or its lease expired and
-    /// another worker rescued it. Nothing is written; its writes, if any, roll back.
-    case lost(cancelledByOperator: Bool)
-    /// Graceful shutdown: back to the queue, the attempt not counted.
-    case shutdown
-}
-
 /// The jobs a worker runs right now, against its concurrency limit, and the means to stop
 /// each one's handler.
+///
+/// Each start of a job gets a token of its own: an interruption decided on an older view (a
+/// heartbeat's answer about an attempt that has since been handed back and claimed again)
+/// names the token it saw, and does not touch the new attempt.
 final class WorkerSlots: Sendable {
     let concurrency: Int
 
+    struct Token: Hashable, Sendable {
+        fileprivate let value: UInt64
+    }
+
     private struct Running {
+        let token: Token
         var interruptedAtShutdown = false
         var cancel: (@Sendable () -> Void)?
         var interruption: Interruption?
+        var interruptedAt: ContinuousClock.Instant?
     }
-    private let running = Mutex([Int64: Running]())
-    /// The claim loop's wake-up: signalled when enough slots came free to claim again.
+    private struct State {
+        var running: [Int64: Running] = [:]
+        var nextToken: UInt64 = 0
+    }
+    private let state = Mutex(State())
+    /// The claim loop's wake-up: signalled when a slot frees.
     private let wake: Wakeup
     /// Signalled when the last running job finished.
     private let idle = Wakeup()
@@ -32,56 +35,70 @@ final class WorkerSlots: Sendable {
         self.wake = wake
     }
 
-    var free: Int { running.withLock { concurrency - $0.count } }
-    var runningCount: Int { running.withLock { $0.count } }
-    var runningIDs: [Int64] { running.withLock { Array($0.keys) } }
+    var free: Int { state.withLock { concurrency - $0.running.count } }
+    var runningCount: Int { state.withLock { $0.running.count } }
+    var runningIDs: [Int64] { state.withLock { Array($0.running.keys) } }
+    /// The running jobs with the token of their start, for decisions taken on this view.
+    var runningSnapshot: [(id: Int64, token: Token)] { state.withLock { $0.running.map { ($0.key, $0.value.token) } } }
 
     func start(_ id: Int64) {
-        running.withLock { $0[id] = Running() }
+        state.withLock { state in
+            state.nextToken &+= 1
+            state.running[id] = Running(token: Token(value: state.nextToken))
+        }
     }
 
     /// Gives the slot the way to cancel its handler, and whether a graceful shutdown stops it
     /// at once. If the job was interrupted before this, `cancel` runs now.
     func attach(_ id: Int64, interruptedAtShutdown: Bool, cancel: @escaping @Sendable () -> Void) {
-        let cancelNow = running.withLock { running -> Bool in
-            running[id]?.cancel = cancel
-            running[id]?.interruptedAtShutdown = interruptedAtShutdown
-            return running[id]?.interruption != nil
+        let cancelNow = state.withLock { state -> Bool in
+            state.running[id]?.cancel = cancel
+            state.running[id]?.interruptedAtShutdown = interruptedAtShutdown
+            return state.running[id]?.interruption != nil
         }
         if cancelNow { cancel() }
     }
 
-    /// Stops a job's handler (the first reason given is the one that counts). False if the
-    /// job no longer runs here.
+    /// Stops a job's handler (the first reason given is the one that counts); with `token`,
+    /// only if the job is still in the start that token names. False if nothing was stopped.
     @discardableResult
-    func interrupt(_ id: Int64, _ reason: Interruption) -> Bool {
-        let cancel = running.withLock { running -> (@Sendable () -> Void)?? in
-            guard running[id] != nil else { return .none }
-            if running[id]!.interruption == nil { running[id]!.interruption = reason }
-            return .some(running[id]!.cancel)
+    func interrupt(_ id: Int64, _ reason: Interruption, token: Token? = nil) -> Bool {
+        var cancel: (@Sendable () -> Void)?
+        let found = state.withLock { state -> Bool in
+            guard var running = state.running[id], token == nil || running.token == token else { return false }
+            if running.interruption == nil {
+                running.interruption = reason
+                running.interruptedAt = .now
+            }
+            cancel = running.cancel
+            state.running[id] = running
+            return true
         }
-        guard let cancel else { return false }
         cancel?()
-        return true
+        return found
     }
 
     /// At graceful shutdown: stops the handlers that ask for it (`ShutdownBehaviour.interrupt`).
     func interruptAtShutdown() -> Int {
-        let ids = running.withLock { $0.filter { $0.value.interruptedAtShutdown }.map(\.key) }
+        let ids = state.withLock { $0.running.filter { $0.value.interruptedAtShutdown }.map(\.key) }
         for id in ids { interrupt(id, .shutdown) }
         return ids.count
     }
 
-    func interruption(of id: Int64) -> Interruption? {
-        running.withLock { $0[id]?.interruption }
+    /// Why, and since when, a job's handler was asked to stop; nil if it was not.
+    func interruption(of id: Int64) -> (reason: Interruption, since: ContinuousClock.Instant)? {
+        state.withLock { state in
+            guard let running = state.running[id], let reason = running.interruption, let since = running.interruptedAt else { return nil }
+            return (reason, since)
+        }
     }
 
     /// Frees the slot and wakes the claim loop, which starts a prefetched job in it (the
     /// wake-up coalesces: a burst of finishes costs one turn of the loop).
     func finish(_ id: Int64) {
-        let none = running.withLock { running -> Bool in
-            running.removeValue(forKey: id)
-            return running.isEmpty
+        let none = state.withLock { state -> Bool in
+            state.running.removeValue(forKey: id)
+            return state.running.isEmpty
         }
         wake.signal()
         if none { idle.signal() }

@@ -29,31 +29,22 @@ public struct AllocationBatchJob: JobHandler {
     }
 
     public func timeout(for arguments: Arguments) -> Duration? {
-        .milliseconds(Int64((arguments.timeLimit ?? 3600) * 1000)) + Self.margin
+        // Jobs enqueued before migration 009 carry no time limit: the longest a batch may ask
+        // (request_batch allows up to 3600 s, and only it creates these jobs).
+        let limit = arguments.timeLimit.flatMap { $0.isFinite ? min(max($0, 0), 3600) : nil } ?? 3600
+        return .seconds(limit) + Self.margin
     }
 
     public func run(_ arguments: Arguments, context: JobContext) async throws {
         var logger = context.logger
         logger[metadataKey: "batch.id"] = "\(arguments.batchID)"
         do {
-            // Officers watching `batch show` see it start; this commits on its own.
-            let snapshot = try await context.withConnection { connection in
-                _ = try await connection.execute("""
-                    UPDATE batches SET status = 'running', started_at = coalesce(started_at, now())
-                    WHERE id = \(arguments.batchID) AND status = 'queued'
-                    """)
-                return try await BatchRun.load(batchID: arguments.batchID, on: connection)
-            }
-            let result = try await solve(snapshot.instance, snapshot.timeLimit)
-            try await context.withConnection { connection -> Void in
-                try await connection.withTransaction { transaction in
-                    // The database lets the worker write a batch only while its login holds
-                    // the batch's job running (sql/008_privileges.sql); locking the job's row
-                    // first keeps heartbeats from waiting on it.
-                    try await context.lock(in: transaction)
-                    _ = try await BatchRun.write(snapshot, result, on: transaction, logger: logger, solve: solve)
-                    try await context.markSucceeded(in: transaction)
-                }
+            // The database lets the worker write a batch only while its login holds the batch's
+            // job running (sql/008_privileges.sql); locking the job's row first keeps heartbeats
+            // from waiting on it. The connection sits idle (no transaction) during the solve.
+            _ = try await context.withConnection { connection in
+                try await BatchRun.run(batchID: arguments.batchID, on: connection, logger: logger, solve: solve,
+                                       beforeWrite: context.lock(in:), afterWrite: context.markSucceeded(in:))
             }
         } catch let error as ReceptionError {
             // A batch that no longer exists or already ended: retrying cannot help.

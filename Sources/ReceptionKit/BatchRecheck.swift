@@ -1,11 +1,12 @@
 import Placement
 import Postgres
 
-/// At a batch's write, what changed since its snapshot: locks the households it proposes and
-/// the capacity of its municipalities (households by id, then capacity by municipality and
-/// dimension: the order every writer takes them in), then sorts each proposal into kept,
-/// dropped (the household is no longer pending) or to re-solve (its details changed, its
-/// municipality no longer takes placements, or what it needs no longer fits what is left).
+/// At a batch's write, what changed since its snapshot: locks the households it proposes that
+/// are still pending, then the municipalities that still take placements and their capacity
+/// (the order every writer takes them in: sql/009_batch_jobs.sql), then sorts each proposal
+/// into kept, dropped (the household is no longer pending) or to re-solve (its details
+/// changed, its municipality no longer takes placements, or what it needs no longer fits what
+/// is left).
 ///
 /// What fits is judged with the database's own definition of a household's demand
 /// (`case_demands`), the one the allocation trigger reserves.
@@ -26,31 +27,24 @@ struct BatchRecheck {
         let ids = proposals.compactMap { Int($0.caseID) }.sorted()
         // Locked by the database's functions (sql/009_batch_jobs.sql): the worker may lock
         // these rows only for the batch its login runs.
-        let caseRows = try await connection.query("""
-            SELECT id, status, fingerprint FROM batch_lock_cases(\(snapshot.batchID)::bigint, \(ids)::bigint[])
-            """)
-        var status: [Int: String] = [:]
+        // Only the households still pending come back (and are locked).
         var fingerprint: [Int: String] = [:]
-        for row in caseRows {
-            let id = try row.decode("id", as: Int.self)
-            status[id] = try row.decode("status", as: String.self)
-            fingerprint[id] = try row.decode("fingerprint", as: String.self)
+        for row in try await connection.query("""
+            SELECT id, fingerprint FROM batch_lock_cases(\(snapshot.batchID)::bigint, \(ids)::bigint[])
+            """) {
+            fingerprint[try row.decode("id", as: Int.self)] = try row.decode("fingerprint", as: String.self)
         }
-
+        // Only the municipalities that still take placements come back (with their capacity).
         let codes = snapshot.instance.municipalities.map(\.code)
-        let eligibleRows = try await connection.query("""
-            SELECT code FROM municipalities
-            WHERE code = ANY(\(codes)) AND active AND joined_on <= \(snapshot.today)
-            """)
-        recheck.eligible = Set(try eligibleRows.map { try $0.decode("code", as: String.self) })
-        let capacityRows = try await connection.query("""
+        for row in try await connection.query("""
             SELECT municipality_code, dimension, free FROM batch_lock_capacity(\(snapshot.batchID)::bigint, \(codes)::text[])
-            """)
-        for row in capacityRows {
-            recheck.free[try row.decode("municipality_code"), default: [:]][try row.decode("dimension")] = try row.decode("free", as: Int.self)
+            """) {
+            let code = try row.decode("municipality_code", as: String.self)
+            recheck.eligible.insert(code)
+            recheck.free[code, default: [:]][try row.decode("dimension")] = try row.decode("free", as: Int.self)
         }
 
-        let unchanged = ids.filter { status[$0] == "registered" && fingerprint[$0] == snapshot.fingerprints[$0] }
+        let unchanged = ids.filter { fingerprint[$0] != nil && fingerprint[$0] == snapshot.fingerprints[$0] }
         var demand: [Int: [String: Int]] = [:]
         for row in try await connection.query("""
             SELECT case_id, dimension, units FROM case_demands WHERE case_id = ANY(\(unchanged))
@@ -58,11 +52,14 @@ struct BatchRecheck {
             demand[try row.decode("case_id", as: Int.self), default: [:]][try row.decode("dimension")] = try row.decode("units", as: Int.self)
         }
 
-        // Best proposals first: when capacity shrank, the most valuable ones keep their place.
-        let ordered = proposals.sorted { ($0.score, Int($1.caseID) ?? 0) > ($1.score, Int($0.caseID) ?? 0) }
+        // Best proposals first (then by case id): when capacity shrank, the most valuable ones
+        // keep their place.
+        let ordered = proposals.sorted { a, b in
+            a.score != b.score ? a.score > b.score : (Int(a.caseID) ?? 0) < (Int(b.caseID) ?? 0)
+        }
         var resolve = Set<Int>()
         for proposal in ordered {
-            guard let id = Int(proposal.caseID), status[id] == "registered" else {
+            guard let id = Int(proposal.caseID), fingerprint[id] != nil else {
                 recheck.dropped += 1
                 continue
             }
@@ -85,8 +82,8 @@ struct BatchRecheck {
 
     /// The households to re-solve, as they are now (their rows are locked), against the
     /// capacity left in the municipalities that still take placements.
-    func instance(toResolve ids: [Int], snapshot: BatchSnapshot, on connection: Connection) async throws -> PlacementInstance {
-        let cases = try await BatchInstance.pendingCases(ids: ids, today: snapshot.today, on: connection).cases
+    func resolveInstance(_ snapshot: BatchSnapshot, on connection: Connection) async throws -> PlacementInstance {
+        let cases = try await BatchInstance.pendingCases(ids: toResolve, today: snapshot.today, on: connection).cases
         let municipalities = snapshot.instance.municipalities.filter { eligible.contains($0.code) }.map { municipality in
             var left = municipality
             left.capacity = (free[municipality.code] ?? [:]).mapValues { max(0, $0) }

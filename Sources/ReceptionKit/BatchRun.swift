@@ -13,7 +13,7 @@ public struct BatchSnapshot: Sendable {
     public let timeLimit: Double
     public let today: CalendarDay
     public let instance: PlacementInstance
-    /// `BatchInstance.fingerprint` of each pending case, by id.
+    /// `case_fingerprint` (sql/009_batch_jobs.sql) of each pending case, by id.
     let fingerprints: [Int: String]
 }
 
@@ -101,14 +101,25 @@ public enum BatchRun {
         try await Solver(timeLimit: timeLimit).solveOnOwnThread(instance)
     }
 
-    /// Loads, solves and writes a batch on a connection outside any transaction.
+    /// Runs a batch on a connection outside any transaction: marks it running (a commit of its
+    /// own, so that officers see it start), loads, solves, writes. The write's transaction
+    /// calls `beforeWrite` first and `afterWrite` last: receptiond locks and completes the
+    /// batch's job there, so that the proposals and the job's success commit together.
     public static func run(
-        batchID: Int, on connection: Connection, logger: Logger, solve: Solve = solveOnOwnThread
+        batchID: Int, on connection: Connection, logger: Logger, solve: Solve = solveOnOwnThread,
+        beforeWrite: (Connection) async throws -> Void = { _ in }, afterWrite: (Connection) async throws -> Void = { _ in }
     ) async throws -> BatchSummary {
+        try await connection.execute("""
+            UPDATE batches SET status = 'running', started_at = coalesce(started_at, now())
+            WHERE id = \(batchID) AND status = 'queued'
+            """)
         let snapshot = try await load(batchID: batchID, on: connection)
         let result = try await solve(snapshot.instance, snapshot.timeLimit)
         return try await connection.withTransaction { transaction in
-            try await write(snapshot, result, on: transaction, logger: logger, solve: solve)
+            try await beforeWrite(transaction)
+            let summary = try await write(snapshot, result, on: transaction, logger: logger, solve: solve)
+            try await afterWrite(transaction)
+            return summary
         }
     }
 
@@ -159,17 +170,18 @@ public enum BatchRun {
             recheck.dropped = checked.dropped
             if !checked.toResolve.isEmpty {
                 // Once, against what is left, with a short time limit: never the whole batch again.
-                let instance = try await checked.instance(toResolve: checked.toResolve, snapshot: snapshot, on: connection)
-                let again = try await solve(instance, min(5, max(0.5, snapshot.timeLimit / 10)))
+                let instance = try await checked.resolveInstance(snapshot, on: connection)
+                // The locks are held meanwhile (officers wait): at most 2 s; a handful of households
+                // solves in milliseconds.
+                let again = try await solve(instance, min(2, max(0.5, snapshot.timeLimit / 10)))
                 proposals += again.assignments
-                let resolvedIDs = Set(checked.toResolve.map(String.init))
-                unplaced = unplaced.filter { !resolvedIDs.contains($0.caseID) } + again.unplaced
+                unplaced += again.unplaced
                 recheck.resolved = checked.toResolve.count
                 recheck.resolvedPlaced = again.assignments.count
             }
         }
         let changed = recheck.dropped + recheck.resolved > 0
-        let objective = changed ? proposals.reduce(0) { $0 + $1.score } : result.objective
+        let objective = proposals.reduce(0) { $0 + $1.score }
         logger.info("batch solved", metadata: [
             "batch.id": "\(batchID)", "batch.cases": "\(snapshot.instance.cases.count)",
             "batch.placed": "\(proposals.count)", "batch.objective": "\(objective)",

@@ -17,6 +17,8 @@ public struct BatchRecord: Encodable, Sendable {
     public let jobState: String?
     /// The last error of the job that runs the batch, if it failed.
     public let jobError: String?
+    /// Why the batch failed or was cancelled, when it ended with its job (sql/009_batch_jobs.sql).
+    public let error: String?
     public let summary: BatchSummary?
 
     /// The certified gap: how far below the best possible placement this one may be, at most.
@@ -28,7 +30,7 @@ public struct BatchRecord: Encodable, Sendable {
     enum CodingKeys: String, CodingKey {
         case id, period, status, dryRun = "dry_run", requestedBy = "requested_by", createdAt = "created_at"
         case finishedAt = "finished_at", objective, bound, jobID = "job_id", jobState = "job_state"
-        case jobError = "job_error", summary, gap
+        case jobError = "job_error", error, summary, gap
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -46,6 +48,7 @@ public struct BatchRecord: Encodable, Sendable {
         try c.encodeIfPresent(jobID, forKey: .jobID)
         try c.encodeIfPresent(jobState, forKey: .jobState)
         try c.encodeIfPresent(jobError, forKey: .jobError)
+        try c.encodeIfPresent(error, forKey: .error)
         try c.encodeIfPresent(summary, forKey: .summary)
     }
 }
@@ -108,7 +111,7 @@ public enum Batches {
 
     static let select: Query = """
         SELECT b.id, b.period, b.status, b.dry_run, b.requested_by, b.created_at, b.finished_at, b.objective, b.bound,
-               b.job_id, j.state AS job_state, j.errors->-1->>'message' AS job_error,
+               b.job_id, j.state AS job_state, j.errors->-1->>'message' AS job_error, b.error,
                CASE WHEN b.summary ? 'placed' THEN b.summary::text END AS summary
         FROM batches b LEFT JOIN jobs j ON j.id = b.job_id
         """
@@ -121,6 +124,6 @@ public enum Batches {
             dryRun: try row.decode("dry_run"), requestedBy: try row.decode("requested_by"), createdAt: try row.decode("created_at"),
             finishedAt: try row.decode("finished_at"), objective: try row.decode("objective"), bound: try row.decode("bound"),
             jobID: try row.decode("job_id"), jobState: try row.decode("job_state"), jobError: try row.decode("job_error"),
-            summary: summary)
+            error: try row.decode("error"), summary: summary)
     }
 }

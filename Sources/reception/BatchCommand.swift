@@ -15,11 +15,14 @@ struct BatchCommand: AsyncParsableCommand {
             one proposal per placed case. Proposals hold their capacity until an officer
             confirms or rejects them (see `reception allocation`). The result is
             certified: `bound` is a proven upper limit on the best possible score, so the
-            gap says how close to optimal it is.
+            gap says how close to optimal it is (unless households changed while it
+            solved: then no bound is claimed, and `batch show` says why).
 
             The batch runs in the worker daemon (receptiond); `batch run` waits for it
-            unless --no-wait. Two batches at once never overbook: the database refuses it,
-            and the later batch runs again on the fresh numbers.
+            unless --no-wait. Officers may go on deciding meanwhile: when the batch writes,
+            it leaves out households withdrawn or placed in the meantime and places again,
+            from what is left, those that changed or no longer fit. Two batches at once
+            never overbook: the database refuses it.
             """,
         subcommands: [Run.self, Show.self, List.self, Instance.self]
     )
@@ -181,16 +184,36 @@ enum BatchReport {
     static func render(_ batch: BatchRecord) -> String {
         var lines = ["Batch \(batch.id) for \(batch.period)\(batch.dryRun ? " (dry run: nothing written)" : ""): \(batch.status)"]
         if let summary = batch.summary {
-            lines.append("  \(summary.cases) pending cases, \(summary.municipalities) municipalities: \(summary.placed) \(batch.dryRun ? "would be proposed" : "proposed"), \(summary.unplaced.count) not placed")
+            let leftOut = summary.recheck.map { $0.dropped > 0 ? ", \($0.dropped) left out (withdrawn or placed meanwhile)" : "" } ?? ""
+            lines.append("  \(summary.cases) pending cases, \(summary.municipalities) municipalities: \(summary.placed) \(batch.dryRun ? "would be proposed" : "proposed"), \(summary.unplaced.count) not placed\(leftOut)")
+            let seconds = String(format: "%.2f", summary.seconds)
             if let objective = batch.objective, let bound = batch.bound {
                 let certainty = summary.provenOptimal ? "proven optimal" : "at most \(batch.gap.map(percent) ?? "?") below the best possible"
-                lines.append("  score \(objective), bound \(bound): \(certainty); solved in \(String(format: "%.2f", summary.seconds)) s")
+                lines.append("  score \(objective), bound \(bound): \(certainty); solved in \(seconds) s")
+            } else if let objective = batch.objective {
+                lines.append("  score \(objective); solved in \(seconds) s")
+            }
+            if let recheck = summary.recheck, recheck.dropped + recheck.resolved > 0 {
+                // Why no bound is shown: the engine's bound was for the households as they were.
+                var changes: [String] = []
+                if recheck.dropped > 0 { changes.append("\(recheck.dropped) were withdrawn or placed by someone else (left out)") }
+                if recheck.resolved > 0 {
+                    changes.append("\(recheck.resolved) changed or no longer fitted and were solved again against what was left "
+                                   + "(\(recheck.resolvedPlaced) proposed, \(recheck.resolved - recheck.resolvedPlaced) not placed)")
+                }
+                lines.append("  While it solved, \(changes.joined(separator: "; ")). So no optimality bound is claimed.")
             }
             if !batch.dryRun && summary.placed > 0 {
                 lines.append("  Next: reception allocation list --batch \(batch.id), then confirm or reject.")
             }
+        } else if let error = batch.error {
+            lines.append("  \(TerminalText.escaped(error))")
         } else if let state = batch.jobState {
             lines.append("  job \(batch.jobID.map(String.init) ?? "?"): \(state)\(batch.jobError.map { " — last error: \(TerminalText.escaped($0))" } ?? "")")
+            if batch.status == "running" && (state == "available" || state == "retryable") {
+                // Handed back at a daemon's shutdown, or waiting for a retry.
+                lines.append("  No daemon runs it right now: the next receptiond to start takes it up again from the beginning.")
+            }
         }
         return lines.joined(separator: "\n")
     }

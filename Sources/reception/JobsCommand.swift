@@ -177,7 +177,8 @@ struct JobsCommand: AsyncParsableCommand {
                 died), or when the oldest job that is ready to run, in a queue that is not \
                 paused, has waited longer than --max-wait. Prints each daemon (its id, login, \
                 queues, running jobs, last heartbeat) and the problems. Exit codes: 0 healthy, \
-                1 unhealthy, 69 the database cannot be reached.
+                1 unhealthy, 64 bad command line, 69 the database cannot be reached, 77 this login may \
+                not read the queue, 78 the database is not migrated.
 
                 Example (a systemd timer or a monitoring agent): reception jobs health --max-wait 10m --json
                 """)
@@ -229,14 +230,13 @@ struct JobsCommand: AsyncParsableCommand {
 
         @OptionGroup var connection: ConnectionOptions
 
+        func validate() throws {
+            guard NewJob.isValidQueueName(queue) else { throw ValidationError(NewJob.queueNameRule) }
+        }
+
         func run() async throws {
             let database = try await connection.connect()
-            let paused: Bool
-            do {
-                paused = try await JobAdmin(database).pause(queue: queue)
-            } catch let error as JobQueueError {
-                throw CLIError("\(error)", exitCode: ExitCodes.usage)
-            }
+            let paused = try await JobAdmin(database).pause(queue: queue)
             print(paused ? "Queue \(TerminalText.escaped(queue)) is paused: no daemon takes its jobs until it is resumed."
                          : "Queue \(TerminalText.escaped(queue)) was already paused.")
         }
@@ -251,6 +251,10 @@ struct JobsCommand: AsyncParsableCommand {
         var queue: String
 
         @OptionGroup var connection: ConnectionOptions
+
+        func validate() throws {
+            guard NewJob.isValidQueueName(queue) else { throw ValidationError(NewJob.queueNameRule) }
+        }
 
         func run() async throws {
             let database = try await connection.connect()
@@ -294,8 +298,8 @@ struct JobsCommand: AsyncParsableCommand {
             discussion: """
                 An available or retryable job will not run. A running job's daemon can no longer \
                 complete it: its writes roll back, and its daemon stops the handler at its next \
-                heartbeat (a third of the lease: 10 s by default). Returns at once; exit 75 if the \
-                job is committing its result at this very moment.
+                heartbeat (a third of the lease: 10 s by default). Returns within 2 s; exit 75 if \
+                the job is committing its result at that moment (it was not cancelled).
 
                 Example: reception jobs cancel 4711
                 """)

@@ -47,7 +47,7 @@ struct Receptiond: AsyncParsableCommand {
     @Option(help: ArgumentHelp("How many jobs run at once.", valueName: "n"))
     var concurrency = 10
 
-    @Option(help: ArgumentHelp("How many jobs to claim ahead of free slots, so that a slot that frees starts its next job at once (0: none). A prefetched job waits at most 2 s for a slot, then goes back to the queue.", valueName: "n"))
+    @Option(help: ArgumentHelp("How many jobs to claim ahead of free slots, so that a slot that frees starts its next job at once (0: none). A prefetched job waits a short while for a slot (2 s), then goes back to the queue.", valueName: "n"))
     var prefetch = 200
 
     @Option(name: .customLong("queue"), help: ArgumentHelp("A queue to take jobs from; repeat for several.", discussion: "Default: default.", valueName: "name"))
@@ -100,6 +100,7 @@ struct Receptiond: AsyncParsableCommand {
             guard DurationText.parse(value) != nil else { throw ValidationError("\(name): not a duration (500ms, 30s, 5m, 2h, 7d)") }
         }
         guard let lease = DurationText.parse(lease), lease >= .seconds(1) else { throw ValidationError("--lease is at least 1s") }
+        guard let jobTimeout = DurationText.parse(jobTimeout), jobTimeout > .zero else { throw ValidationError("--job-timeout is more than 0s") }
         for (name, value) in [("--statement-timeout", statementTimeout), ("--lock-timeout", lockTimeout),
                               ("--idle-in-transaction-timeout", idleInTransactionTimeout)]
         where value != "off" && DurationText.parse(value) == nil {
@@ -108,8 +109,8 @@ struct Receptiond: AsyncParsableCommand {
         guard retention == "off" || DurationText.parse(retention) != nil else {
             throw ValidationError("--retention: a duration (7d, 12h) or 'off'")
         }
-        for queue in queues where queue.isEmpty || queue.count > 100 {
-            throw ValidationError("--queue: a queue name is 1 to 100 characters")
+        for queue in queues where !NewJob.isValidQueueName(queue) {
+            throw ValidationError("--queue: \(NewJob.queueNameRule)")
         }
     }
 

@@ -46,12 +46,15 @@ struct FailoverTests {
         let connection = try await Connection.connect(url, applicationName: "jobqueue-tests")
         try await QueueTest.createEffectsTable(on: connection)
         let total = 3000
-        try await connection.enqueue(DaemonTests.effectJobs(total, sleepMilliseconds: 2))
+        // 10 ms each on 8 slots: about 4 s of work, most of it still ahead at the crash.
+        try await connection.enqueue(DaemonTests.effectJobs(total, sleepMilliseconds: 10))
 
         let daemons = try (0..<2).map { _ in try DaemonProcess(url: url, ["--concurrency", "4", "--lease", "3s"]) }
         try await QueueTest.waitUntil("some jobs took effect") {
             try await QueueTest.count(connection, "SELECT count(*) FROM testing_effects") >= 300
         }
+        let doneBeforeCrash = try await QueueTest.count(connection, "SELECT count(*) FROM jobs WHERE state = 'succeeded'")
+        #expect(doneBeforeCrash < total, "the primary must crash mid-drain")
         _ = try await Self.replicated("promote")
 
         // The same connection string now lands on the promoted standby.

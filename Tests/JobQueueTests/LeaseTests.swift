@@ -59,7 +59,7 @@ struct LeaseTests {
             let database = ReconnectingConnection(conninfo: url, applicationName: "jobqueue-tests", role: "lease", logger: QueueTest.logger)
             let keeper = LeaseKeeper(
                 database: database, owner: "rescuer", configuration: QueueTest.configuration(url),
-                slots: WorkerSlots(concurrency: 1, wake: wake), prefetched: PrefetchBuffer(capacity: 0, hold: .seconds(2)),
+                slots: WorkerSlots(concurrency: 1, wake: wake), prefetched: PrefetchBuffer(hold: .seconds(2)),
                 completions: CompletionBatcher(database: database, owner: "rescuer", logger: QueueTest.logger, written: wake),
                 logger: QueueTest.logger)
             for attempt in 1...3 {

@@ -16,13 +16,18 @@ struct QueueControlTests {
             #expect(try await admin.pause(queue: "default") == false)
             var registry = JobRegistry()
             registry.register(NoopJob())
-            try await QueueTest.withWorker(url, registry) {
-                // The worker's claim loop runs many times meanwhile (50 ms polls).
+            try await QueueTest.withWorker(url, registry, { $0.queues = ["default", "other"] }) {
+                // The worker claims: a job of its other queue runs, and a second one after a
+                // while of claim loops (50 ms polls).
+                let other = try await connection.enqueue(NewJob(kind: "noop", queue: "other"))
+                try await QueueTest.waitUntil("the other queue's job ran") { try await QueueTest.state(of: other.id, connection) == .succeeded }
                 try await Task.sleep(for: .seconds(1))
+                let again = try await connection.enqueue(NewJob(kind: "noop", queue: "other"))
+                try await QueueTest.waitUntil("the other queue's second job ran") { try await QueueTest.state(of: again.id, connection) == .succeeded }
                 #expect(try await QueueTest.count(connection, "SELECT count(*) FROM jobs WHERE state = 'available'") == 5)
                 #expect(try await admin.resume(queue: "default"))
                 try await QueueTest.waitUntil("the jobs ran") {
-                    try await QueueTest.count(connection, "SELECT count(*) FROM jobs WHERE state = 'succeeded'") == 5
+                    try await QueueTest.count(connection, "SELECT count(*) FROM jobs WHERE queue = 'default' AND state = 'succeeded'") == 5
                 }
             }
             #expect(try await admin.resume(queue: "default") == false)

@@ -49,30 +49,37 @@ struct BusyOfficersBatchTests {
                     while try await Batches.find(batch.id, on: watcher).status == "queued" { try await Task.sleep(for: .milliseconds(50)) }
                 }
 
-                // The officer: every 100 ms, while the batch runs, one decision of each kind.
+                // The officer: every 100 ms, while the batch runs, one decision of each kind, each
+                // on households of its own (100 earlier proposals to confirm, 100 to reject).
                 let done = Atomic<Int>(0)
                 let officerWork = Task {
-                    let today = CalendarDay(year: 2026, month: 11, day: 20)!
-                    for step in 0..<350 {
-                        if try await Batches.find(batch.id, on: watcher).status != "running" { break }
-                        _ = try await Allocations.confirm(ids: [earlier[step % 100]], on: officer)
-                        _ = try await Allocations.reject(id: earlier[100 + step % 100], reason: "the municipality asked to wait", on: officer)
-                        _ = try await CaseRegistration.register(
-                            NewCase(reference: "NEW-\(step)", ages: [40, 12], language: "ar", arrivedOn: today), on: officer)
-                        // Among the longest waiting (the engine places them first): one withdrawn,
+                    for step in 0..<100 {
+                        if try await Batches.find(batch.id, on: watcher).status != "running" { return }
+                        // Among the longest waiting (the engine places them first): one to withdraw,
                         // one that now needs trauma care, which no municipality offers.
-                        _ = try await Cases.withdraw("BUSY-\(300 * (step + 1) + 1)", reason: "moved abroad", on: officer)
-                        try await officer.execute("""
-                            INSERT INTO case_needs (case_id, dimension, units)
-                            SELECT id, 'trauma_care', 1 FROM cases WHERE reference = \("BUSY-\(300 * (step + 1) + 2)")
-                            """)
+                        let longWaiting = 300 * (step % 39 + 1) + 1 + 2 * (step / 39)
+                        do {
+                            _ = try await Allocations.confirm(ids: [earlier[step]], on: officer)
+                            _ = try await Allocations.reject(id: earlier[100 + step], reason: "the municipality asked to wait", on: officer)
+                            _ = try await CaseRegistration.register(
+                                NewCase(reference: "NEW-\(step)", ages: [40, 12], language: "ar", arrivedOn: TestDatabase.today), on: officer)
+                            _ = try await Cases.withdraw("BUSY-\(longWaiting)", reason: "moved abroad", on: officer)
+                            try await officer.execute("""
+                                INSERT INTO case_needs (case_id, dimension, units)
+                                SELECT id, 'trauma_care', 1 FROM cases WHERE reference = \("BUSY-\(longWaiting + 1)")
+                                """)
+                        } catch {
+                            // The batch may have written its proposals in the middle of this step,
+                            // and a proposed household's needs cannot change: then the step is over.
+                            if try await Batches.find(batch.id, on: watcher).status != "running" { return }
+                            throw error
+                        }
                         done.add(1, ordering: .relaxed)
                         try await Task.sleep(for: .milliseconds(100))
                     }
                 }
                 let finished = try await withTimeout(.seconds(240)) { try await Batches.wait(for: batch.id, on: watcher) }
-                officerWork.cancel()
-                _ = await officerWork.result
+                try await officerWork.value
                 let steps = done.load(ordering: .relaxed)
 
                 #expect(finished.status == "finished", "\(finished.jobError ?? "")")

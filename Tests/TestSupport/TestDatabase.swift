@@ -38,8 +38,14 @@ public enum TestDatabase {
     /// it with `ReceptionClock.fix(today:on:)`. `RECEPTION_TEST_TODAY=YYYY-MM-DD` (for tests
     /// only) starts them on another day, to show that nothing depends on this one either:
     /// `RECEPTION_TEST_TODAY=2031-07-15 scripts/test`.
-    public static let today: CalendarDay = ProcessInfo.processInfo.environment["RECEPTION_TEST_TODAY"]
-        .flatMap { CalendarDay($0) } ?? CalendarDay(year: 2026, month: 11, day: 26)!
+    public static let today: CalendarDay = {
+        guard let text = ProcessInfo.processInfo.environment["RECEPTION_TEST_TODAY"] else {
+            return CalendarDay(year: 2026, month: 11, day: 26)!
+        }
+        // A typo must not quietly test the default day instead.
+        guard let day = CalendarDay(text) else { fatalError("RECEPTION_TEST_TODAY=\(text) is not a date (YYYY-MM-DD)") }
+        return day
+    }()
 
     /// The login a connection authenticated as: what the audit trail records.
     public static func sessionUser(on connection: Connection) async throws -> String {
@@ -138,8 +144,9 @@ actor TemplateCache {
     private static func build() async throws -> String {
         let migrator = try Migrator(directory: TestDatabase.sqlDirectory)
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a
-        for migration in migrator.migrations {
-            for byte in "\(migration.version)\(migration.name)\(migration.sql)".utf8 {
+        // The template holds the migrations and the pinned day: a change of either is another one.
+        for text in migrator.migrations.map({ "\($0.version)\($0.name)\($0.sql)" }) + ["\(TestDatabase.today)"] {
+            for byte in text.utf8 {
                 hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
             }
         }

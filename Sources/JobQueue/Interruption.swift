@@ -1,0 +1,10 @@
+/// Why the worker stopped a job's handler before it ended by itself.
+enum Interruption: Sendable, Equatable {
+    /// The attempt ran past its timeout: it fails (and is retried like any failure).
+    case timedOut(Duration)
+    /// The job is no longer this worker's: an operator cancelled it, or its lease expired and
+    /// another worker rescued it. Nothing is written; its writes, if any, roll back.
+    case lost(cancelledByOperator: Bool)
+    /// Graceful shutdown: back to the queue, the attempt not counted.
+    case shutdown
+}
