@@ -1,7 +1,7 @@
 import Foundation
 import Postgres
 
-/// What operators do to the queue (`reception jobs ...`): look, retry, cancel, prune.
+/// What operators do to the queue: look, check health, retry, cancel, pause and resume, prune.
 public struct JobAdmin: Sendable {
     public let connection: Connection
 

@@ -5,7 +5,8 @@ import Postgres
 /// `JobAdmin`). Each completion checks that the job is still
 /// running under the caller's lease, so a worker that lost a job can never complete it twice.
 enum JobStatements {
-    /// The channel that INSERTs on `jobs` notify (see sql/002_jobs.sql), and hand-backs too.
+    /// The channel that INSERTs on `jobs` notify, the queue as payload (sql/010_jobs_control.sql),
+    /// and hand-backs and resumes too.
     static let channel = "jobs_available"
 
     static let queuedStates = "('available', 'retryable', 'running')"
@@ -189,7 +190,7 @@ enum JobStatements {
     /// Wakes the workers of these queues (after a hand-back or a resume): the payload is the
     /// queue, as the INSERT trigger sends it (sql/010_jobs_control.sql).
     static func notify(queues: [String]) -> Query {
-        "SELECT pg_notify('jobs_available', q) FROM unnest(\(queues)::text[]) AS q"
+        "SELECT pg_notify(\(channel), q) FROM unnest(\(queues)::text[]) AS q"
     }
 
     // MARK: Presence

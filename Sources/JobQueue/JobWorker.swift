@@ -3,16 +3,18 @@ import Postgres
 import ServiceLifecycle
 import Synchronization
 
-/// Drains the job queue: a `Service` that claims jobs in batches (as many as it has free
-/// slots, with `FOR UPDATE SKIP LOCKED`), runs them concurrently with their registered
+/// Drains the job queue: a `Service` that claims jobs in batches (its free slots plus a
+/// prefetch, with `FOR UPDATE SKIP LOCKED`), runs them concurrently with their registered
 /// handlers, and records how each ended.
 ///
-/// - Wakes on LISTEN/NOTIFY when jobs are enqueued, and polls only as a fallback.
-/// - Extends the leases of the jobs it runs, and rescues jobs whose worker died.
+/// - Wakes on LISTEN/NOTIFY when jobs of its queues are enqueued, and polls only as a fallback.
+/// - Extends the leases of the jobs it holds, stops the handlers of jobs it no longer holds
+///   or that ran past their timeout, and rescues jobs whose worker died.
 /// - Survives database restarts: every connection reconnects with backoff, and nothing is
 ///   lost meanwhile (see `ReconnectingConnection`).
-/// - On graceful shutdown (SIGTERM in a `ServiceGroup`) it stops claiming, lets running jobs
-///   finish within the grace period, then cancels the rest and hands them back to the queue.
+/// - On graceful shutdown (SIGTERM in a `ServiceGroup`) it stops claiming, hands back at once
+///   the jobs it prefetched and those of kinds that ask to be interrupted, lets the other
+///   running jobs finish within the grace period, then cancels the rest and hands them back.
 /// - In drain mode it returns once nothing is ready to run.
 ///
 /// Several workers, in one process or many, on one host or many, can share a database.
@@ -78,7 +80,7 @@ final class WorkerRuntime: Sendable {
         stopping.store(true, ordering: .releasing)
         let interrupted = slots.interruptAtShutdown()
         if interrupted > 0 {
-            logger.info("stopping the jobs that are handed back at shutdown", metadata: ["jobs.count": "\(interrupted)"])
+            logger.info("stopping the running jobs of kinds that are interrupted at shutdown (allocation batches); they go back to the queue", metadata: ["jobs.count": "\(interrupted)"])
         }
         wake.signal()
     }
@@ -97,6 +99,8 @@ final class WorkerRuntime: Sendable {
             "worker.concurrency": "\(configuration.concurrency)",
             "worker.kinds": "\(registry.kinds.joined(separator: ","))",
             "worker.drain": "\(configuration.drain)",
+            "worker.prefetch": "\(configuration.prefetch)",
+            "worker.job_timeout": "\(DurationText.format(configuration.jobTimeout))",
         ])
         await withTaskCancellationOrGracefulShutdownHandler {
             await withDiscardingTaskGroup { background in

@@ -12,8 +12,8 @@ public struct QueueHealth: Sendable, Codable, Equatable {
         public let concurrency: Int
         public let running: Int
         public let secondsSinceHeartbeat: Double
-        /// Heartbeated within its lease (a daemon that died stays listed until it would have
-        /// been rescued: about a lease).
+        /// Heartbeated within its lease. A daemon that stopped removes its row; one that died
+        /// stays listed, not alive, until a daemon of its login prunes it a day later.
         public let alive: Bool
 
         enum CodingKeys: String, CodingKey {

@@ -40,8 +40,9 @@ public struct AllocationBatchJob: JobHandler {
         logger[metadataKey: "batch.id"] = "\(arguments.batchID)"
         do {
             // The database lets the worker write a batch only while its login holds the batch's
-            // job running (sql/008_privileges.sql); locking the job's row first keeps heartbeats
-            // from waiting on it. The connection sits idle (no transaction) during the solve.
+            // job running (sql/008_privileges.sql); locking the job's row first means no rescue
+            // or cancel can change it until the write commits. The connection sits idle (no
+            // transaction) during the solve.
             _ = try await context.withConnection { connection in
                 try await BatchRun.run(batchID: arguments.batchID, on: connection, logger: logger, solve: solve,
                                        beforeWrite: context.lock(in:), afterWrite: context.markSucceeded(in:))

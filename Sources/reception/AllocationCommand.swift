@@ -132,7 +132,7 @@ struct AllocationCommand: AsyncParsableCommand {
 
 enum AllocationTable {
     static func render(_ records: [AllocationRecord]) -> String {
-        TextTable(
+        TerminalTable(
             headers: ["ID", "CASE", "PERSONS", "MUNICIPALITY", "PERIOD", "STATUS", "SCORE", "BATCH", "DECIDED BY", "REASONS"],
             rows: records.map { r in
                 [String(r.id), r.caseReference, String(r.persons), "\(r.municipalityCode) \(r.municipalityName)", String(r.period),

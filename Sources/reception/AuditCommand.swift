@@ -100,7 +100,7 @@ struct AuditCommand: AsyncParsableCommand {
             if output.json { return try JSONOutput.print(events) }
             if events.isEmpty { print("No events match."); return }
             let formatter = ISO8601DateFormatter()
-            print(TextTable(
+            print(TerminalTable(
                 headers: ["AT", "ACTOR", "ACTION", "CASE", "MUNICIPALITY", "ALLOCATION", "BATCH", "DETAILS"],
                 rows: events.map { e in
                     [formatter.string(from: e.at), e.actorName, e.action, e.caseReference ?? e.caseID.map { "#\($0)" } ?? "", e.municipalityCode ?? "",

@@ -103,13 +103,13 @@ struct BatchCommand: AsyncParsableCommand {
             if let unplaced = batch.summary?.unplaced, !unplaced.isEmpty {
                 print("")
                 print("Not placed:")
-                print(TextTable(headers: ["CASE", "REASON"],
+                print(TerminalTable(headers: ["CASE", "REASON"],
                                 rows: unplaced.map { [references[$0.caseID] ?? "#\($0.caseID)", $0.reason] }).render())
             }
             if let proposals = batch.summary?.proposals, !proposals.isEmpty {
                 print("")
                 print("Would propose (dry run):")
-                print(TextTable(headers: ["CASE", "MUNICIPALITY", "SCORE", "REASONS"],
+                print(TerminalTable(headers: ["CASE", "MUNICIPALITY", "SCORE", "REASONS"],
                                 rows: proposals.map { [references[$0.caseID] ?? "#\($0.caseID)", $0.municipality, String($0.score), $0.reasons.joined(separator: "; ")] },
                                 numericColumns: [2]).render())
             }
@@ -132,7 +132,7 @@ struct BatchCommand: AsyncParsableCommand {
             if output.json { return try JSONOutput.print(batches) }
             if batches.isEmpty { print("No batches yet. Start one with: reception batch run"); return }
             let formatter = ISO8601DateFormatter()
-            print(TextTable(
+            print(TerminalTable(
                 headers: ["ID", "PERIOD", "STATUS", "DRY RUN", "CASES", "PLACED", "UNPLACED", "OBJECTIVE", "GAP", "REQUESTED BY", "CREATED"],
                 rows: batches.map { b in
                     [String(b.id), String(b.period), b.status, b.dryRun ? "yes" : "", b.summary.map { String($0.cases) } ?? "",

@@ -21,8 +21,8 @@ struct CapacityCommand: AsyncParsableCommand {
         subcommands: [SetQuotas.self, Show.self]
     )
 
-    static func table(_ lines: [CapacityLine]) -> TextTable {
-        TextTable(headers: ["CODE", "MUNICIPALITY", "PERIOD", "DIMENSION", "QUOTA", "USED", "FREE", "FORCED"],
+    static func table(_ lines: [CapacityLine]) -> TerminalTable {
+        TerminalTable(headers: ["CODE", "MUNICIPALITY", "PERIOD", "DIMENSION", "QUOTA", "USED", "FREE", "FORCED"],
                   rows: lines.map {
                       [$0.municipality, $0.municipalityName + ($0.active ? "" : " (inactive)"), String($0.period), $0.dimension,
                        String($0.quota), String($0.used), String($0.free), String($0.forced)]

@@ -114,7 +114,7 @@ struct CaseCommand: AsyncParsableCommand {
             print(CaseCommand.describe(record, today: try await ReceptionClock.today(on: database)))
             print("")
             let formatter = ISO8601DateFormatter()
-            print(TextTable(headers: ["AT", "ACTION", "BY", "MUNICIPALITY", "ALLOCATION", "DETAILS"], rows: events.map { event in
+            print(TerminalTable(headers: ["AT", "ACTION", "BY", "MUNICIPALITY", "ALLOCATION", "DETAILS"], rows: events.map { event in
                 [formatter.string(from: event.at), event.action, event.actor, event.municipality ?? "",
                  event.allocationID.map(String.init) ?? "", CaseCommand.describe(event.details)]
             }).render())
@@ -148,7 +148,7 @@ struct CaseCommand: AsyncParsableCommand {
             let cases = try await Cases.list(.init(status: status, municipality: municipality, limit: limit), on: database)
             if output.json { try JSONOutput.print(cases); return }
             let today = try await ReceptionClock.today(on: database)
-            print(TextTable(headers: ["REFERENCE", "STATUS", "MEMBERS", "ARRIVED", "WAITING", "MUNICIPALITY"], rows: cases.map {
+            print(TerminalTable(headers: ["REFERENCE", "STATUS", "MEMBERS", "ARRIVED", "WAITING", "MUNICIPALITY"], rows: cases.map {
                 [$0.reference, $0.status, String($0.ages.count), $0.arrivedOn.description, "\($0.waitingDays(on: today)) d",
                  $0.allocation.map { "\($0.municipality) (\($0.status))" } ?? ""]
             }, numericColumns: [2, 4]).render())

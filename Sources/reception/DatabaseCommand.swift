@@ -75,7 +75,7 @@ struct DatabaseCommand: AsyncParsableCommand {
                 try JSONOutput.print(rows)
             } else {
                 let formatter = ISO8601DateFormatter()
-                print(TextTable(
+                print(TerminalTable(
                     headers: ["VERSION", "NAME", "STATE", "APPLIED AT"],
                     rows: rows.map { [String(format: "%03d", $0.version), $0.name, $0.state, $0.appliedAt.map(formatter.string) ?? ""] }
                 ).render())
@@ -84,7 +84,7 @@ struct DatabaseCommand: AsyncParsableCommand {
                let clock = try? await ReceptionClock.read(on: database) {
                 print("Today is \(clock.today) in \(clock.timeZone) (period \(clock.period)).")
                 if let fixed = clock.fixedToday {
-                    print("warning: the clock is fixed at \(fixed) (a rehearsal or test database); reception db clock --unfix ends that")
+                    FileHandle.standardError.write(Data("warning: the clock is fixed at \(fixed) (a rehearsal or test database); reception db clock --unfix ends that\n".utf8))
                 }
             }
             if rows.contains(where: { $0.state != "applied" }) { throw ExitCode(ExitCodes.failure) }
@@ -118,7 +118,11 @@ struct DatabaseCommand: AsyncParsableCommand {
 
         func validate() throws {
             if fix != nil && unfix { throw ValidationError("give --fix or --unfix, not both") }
-            if let fix, CalendarDay(fix) == nil { throw ValidationError("--fix: \(fix) is not a date (YYYY-MM-DD)") }
+            if let fix {
+                guard let day = CalendarDay(fix) else { throw ValidationError("--fix: \(fix) is not a date (YYYY-MM-DD)") }
+                // The database's own limits (sql/004_clock.sql), said before connecting.
+                guard (2000...2099).contains(day.year) else { throw ValidationError("--fix: a day from 2000-01-01 to 2099-12-31") }
+            }
         }
 
         func run() async throws {

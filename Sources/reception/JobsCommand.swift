@@ -66,7 +66,7 @@ struct JobsCommand: AsyncParsableCommand {
                 print("No jobs.")
                 return
             }
-            print(TextTable(
+            print(TerminalTable(
                 headers: ["ID", "QUEUE", "KIND", "STATE", "ATTEMPT", "PRIORITY", "RUN AT", "CREATED"],
                 rows: jobs.map { job in
                     [String(job.id), job.queue, job.kind, job.state.rawValue, "\(job.attempt)/\(job.maxAttempts)",
@@ -124,7 +124,7 @@ struct JobsCommand: AsyncParsableCommand {
                 print("No errors.")
             } else {
                 print("Errors (\(job.errors.count)):")
-                print(TextTable(
+                print(TerminalTable(
                     headers: ["AT", "ATTEMPT", "WORKER", "MESSAGE"],
                     rows: job.errors.map { [JobsFormat.time($0.at), String($0.attempt), $0.worker ?? "-", $0.message] },
                     numericColumns: [1]
@@ -154,7 +154,7 @@ struct JobsCommand: AsyncParsableCommand {
                 print("The queue is empty.")
                 return
             }
-            print(TextTable(
+            print(TerminalTable(
                 headers: ["QUEUE", "AVAILABLE", "SCHEDULED", "RUNNING", "RETRYABLE", "SUCCEEDED", "DISCARDED", "CANCELLED", "OLDEST READY"],
                 rows: stats.map { queue in
                     [queue.queue, String(queue.count(.available) - queue.scheduled), String(queue.scheduled),
@@ -201,7 +201,7 @@ struct JobsCommand: AsyncParsableCommand {
             } else {
                 print(health.isHealthy ? "Healthy." : "Unhealthy: " + health.problems.joined(separator: "; ") + ".")
                 if !health.workers.isEmpty {
-                    print(TextTable(
+                    print(TerminalTable(
                         headers: ["DAEMON", "LOGIN", "QUEUES", "RUNNING", "LAST HEARTBEAT", "ALIVE"],
                         rows: health.workers.map { worker in
                             [worker.id, worker.login, worker.queues.joined(separator: ","), "\(worker.running)/\(worker.concurrency)",

@@ -20,8 +20,8 @@ struct MunicipalityCommand: AsyncParsableCommand {
         subcommands: [Add.self, List.self, Deactivate.self, Reactivate.self]
     )
 
-    static func rows(_ municipalities: [Municipality]) -> TextTable {
-        TextTable(headers: ["CODE", "NAME", "ACTIVE", "JOINED", "LANGUAGES", "SHORTAGE OCCUPATIONS"],
+    static func rows(_ municipalities: [Municipality]) -> TerminalTable {
+        TerminalTable(headers: ["CODE", "NAME", "ACTIVE", "JOINED", "LANGUAGES", "SHORTAGE OCCUPATIONS"],
                   rows: municipalities.map {
                       [$0.code, $0.name, $0.active ? "yes" : "no", $0.joinedOn.description,
                        $0.languages.joined(separator: ","), $0.shortageOccupations.joined(separator: ",")]

@@ -23,8 +23,8 @@ struct OfficerCommand: AsyncParsableCommand {
         subcommands: [Add.self, List.self, Deactivate.self, Reactivate.self]
     )
 
-    static func table(_ officers: [OfficerRecord]) -> TextTable {
-        TextTable(headers: ["LOGIN", "NAME", "ACTIVE"],
+    static func table(_ officers: [OfficerRecord]) -> TerminalTable {
+        TerminalTable(headers: ["LOGIN", "NAME", "ACTIVE"],
                   rows: officers.map { [$0.login, $0.name, $0.active ? "yes" : "no"] })
     }
 
@@ -69,7 +69,7 @@ struct OfficerCommand: AsyncParsableCommand {
 
         func run() async throws {
             let record = try await Officers.setActive(false, login: login, on: try await connection.connect())
-            if output.json { try JSONOutput.print(record) } else { print("Deactivated \(record.login) (\(record.name)).") }
+            if output.json { try JSONOutput.print(record) } else { print("Deactivated \(TerminalText.escaped(record.login)) (\(TerminalText.escaped(record.name))).") }
         }
     }
 
@@ -84,7 +84,7 @@ struct OfficerCommand: AsyncParsableCommand {
 
         func run() async throws {
             let record = try await Officers.setActive(true, login: login, on: try await connection.connect())
-            if output.json { try JSONOutput.print(record) } else { print("Reactivated \(record.login) (\(record.name)).") }
+            if output.json { try JSONOutput.print(record) } else { print("Reactivated \(TerminalText.escaped(record.login)) (\(TerminalText.escaped(record.name))).") }
         }
     }
 }

@@ -1,10 +1,6 @@
 import Foundation
 import ReceptionKit
 
-/// A plain-text table for people. It lives in ReceptionKit, where its escaping of stored text
-/// is tested; the name stays so that the commands need no import of their own.
-typealias TextTable = TerminalTable
-
 /// JSON for scripts: stable key order, ISO dates, one document on stdout.
 ///
 /// Not escaped like the text output, and need not be: the encoder writes every C0 control

@@ -144,7 +144,8 @@ struct Receptiond: AsyncParsableCommand {
             services: [.init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "worker")],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)
-        // A handler that ignores cancellation must not keep the daemon alive forever.
+        // The worker abandons handlers that ignore cancellation (10 s after asking); this is the
+        // last resort should the worker itself not end.
         group.maximumGracefulShutdownDuration = configuration.gracePeriod + .seconds(30)
         do {
             try await ServiceGroup(configuration: group).run()

@@ -46,7 +46,8 @@ struct StartupTests {
         let socketFolder = FileManager.default.temporaryDirectory.appendingPathComponent("no-server-\(UUID().uuidString.prefix(6))").path
         try FileManager.default.createDirectory(atPath: socketFolder, withIntermediateDirectories: true)
         let daemon = try DaemonProcess(url: "host=\(socketFolder) port=5999 dbname=reception", ["--startup-timeout", "5m"])
-        try await Task.sleep(for: .seconds(1))
+        // Once it says it is retrying, it is running (its signal handlers are in place).
+        try await QueueTest.waitUntil("the daemon retries", timeout: .seconds(30)) { daemon.log.contains("reconnecting") }
         daemon.signal(SIGTERM)
         // Before, it waited for the grace period and 30 s more; the guard is below that.
         let status = await daemon.waitForExit(timeout: .seconds(25))
