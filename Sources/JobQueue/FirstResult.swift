@@ -1,8 +1,7 @@
 import Synchronization
 
-/// The first of several racing tasks to produce a value wins; the others' values are dropped.
-/// `wait` starts the racers and returns the winner's value; the task it gets back from `start`
-/// (a watchdog) is cancelled then.
+/// The first of several racers to produce a value wins; the others' values are dropped. One
+/// task awaits `value`.
 final class FirstResult<Value: Sendable>: Sendable {
     private struct State {
         var value: Value?
@@ -20,17 +19,17 @@ final class FirstResult<Value: Sendable>: Sendable {
         continuation?.resume(returning: value)
     }
 
-    func wait(start: () -> Task<Void, Never>) async -> Value {
-        let watchdog = start()
-        let value = await withCheckedContinuation { (continuation: CheckedContinuation<Value, Never>) in
-            let ready = state.withLock { state -> Value? in
-                if let value = state.value { return value }
-                state.continuation = continuation
-                return nil
+    /// The first value resolved, whenever it comes.
+    var value: Value {
+        get async {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Value, Never>) in
+                let ready = state.withLock { state -> Value? in
+                    if let value = state.value { return value }
+                    state.continuation = continuation
+                    return nil
+                }
+                if let ready { continuation.resume(returning: ready) }
             }
-            if let ready { continuation.resume(returning: ready) }
         }
-        watchdog.cancel()
-        return value
     }
 }

@@ -111,6 +111,13 @@ final class WorkerRuntime: Sendable {
                                       logger: self.logger).run()
                 }
                 background.addTask { await self.completions.run() }
+                background.addTask {
+                    // The watchdog of timeouts and handlers that do not stop (see WorkerSlots.sweep).
+                    while !Task.isCancelled {
+                        self.slots.sweep(stopTimeout: self.configuration.handlerStopTimeout)
+                        try? await Task.sleep(for: .milliseconds(100))
+                    }
+                }
                 await self.process()
                 background.cancelAll()
             }
@@ -308,35 +315,24 @@ final class WorkerRuntime: Sendable {
                      policy: RetryPolicy, logger: Logger) async -> JobOutcome {
         let mark = CompletionMark()
         let context = JobContext(job: job, logger: logger, pool: handlerPool, owner: owner, completion: mark)
-        let handler = Task { try await attempt.run(context) }
-        slots.attach(job.id, interruptedAtShutdown: atShutdown == .interrupt) { handler.cancel() }
-        if atShutdown == .interrupt && isStopping { slots.interrupt(job.id, .shutdown) }
-        let (slots, timeout, stopTimeout) = (slots, attempt.timeout ?? configuration.jobTimeout, configuration.handlerStopTimeout)
-        logger.debug("job started")
+        // The handler's task reports its own end; the watchdog (`WorkerSlots.sweep`) may
+        // report first that it gave up on it.
         let ended = FirstResult<Result<Void, any Error>?>()
-        let result = await withTaskCancellationHandler {
-            await ended.wait {
-                Task { ended.resolve(await handler.result) }
-                // The watchdog: the timeout, then (once the handler was asked to stop, for any
-                // reason) the time it has to do so. It looks once a second at most.
-                let deadline = ContinuousClock.now + timeout
-                return Task {
-                    while !Task.isCancelled {
-                        let now = ContinuousClock.now
-                        let next: ContinuousClock.Instant
-                        if let (_, since) = slots.interruption(of: job.id) {
-                            if now >= since + stopTimeout { return ended.resolve(nil) }
-                            next = since + stopTimeout
-                        } else if now >= deadline {
-                            slots.interrupt(job.id, .timedOut(timeout))
-                            continue
-                        } else {
-                            next = deadline
-                        }
-                        try? await Task.sleep(for: min(next - now, .seconds(1)))
-                    }
-                }
+        let handler = Task {
+            do {
+                try await attempt.run(context)
+                ended.resolve(.success(()))
+            } catch {
+                ended.resolve(.failure(error))
             }
+        }
+        slots.attach(job.id, timeout: attempt.timeout ?? configuration.jobTimeout, interruptedAtShutdown: atShutdown == .interrupt,
+                     cancel: { handler.cancel() }, abandon: { ended.resolve(nil) })
+        if atShutdown == .interrupt && isStopping { slots.interrupt(job.id, .shutdown) }
+        let (slots, stopTimeout) = (slots, configuration.handlerStopTimeout)
+        logger.debug("job started")
+        let result = await withTaskCancellationHandler {
+            await ended.value
         } onCancel: {
             // The grace period is over: every job still running goes back to the queue.
             slots.interrupt(job.id, .shutdown)

@@ -17,6 +17,10 @@ final class WorkerSlots: Sendable {
         let token: Token
         var interruptedAtShutdown = false
         var cancel: (@Sendable () -> Void)?
+        /// Gives up waiting for a handler that does not stop.
+        var abandon: (@Sendable () -> Void)?
+        var deadline: ContinuousClock.Instant?
+        var timeout: Duration = .zero
         var interruption: Interruption?
         var interruptedAt: ContinuousClock.Instant?
     }
@@ -48,15 +52,42 @@ final class WorkerSlots: Sendable {
         }
     }
 
-    /// Gives the slot the way to cancel its handler, and whether a graceful shutdown stops it
-    /// at once. If the job was interrupted before this, `cancel` runs now.
-    func attach(_ id: Int64, interruptedAtShutdown: Bool, cancel: @escaping @Sendable () -> Void) {
+    /// Gives the slot its attempt's timeout, the way to cancel its handler and to stop waiting
+    /// for it, and whether a graceful shutdown stops it at once. If the job was interrupted
+    /// before this, `cancel` runs now.
+    func attach(_ id: Int64, timeout: Duration, interruptedAtShutdown: Bool,
+                cancel: @escaping @Sendable () -> Void, abandon: @escaping @Sendable () -> Void) {
         let cancelNow = state.withLock { state -> Bool in
-            state.running[id]?.cancel = cancel
-            state.running[id]?.interruptedAtShutdown = interruptedAtShutdown
-            return state.running[id]?.interruption != nil
+            guard state.running[id] != nil else { return false }
+            state.running[id]!.cancel = cancel
+            state.running[id]!.abandon = abandon
+            state.running[id]!.timeout = timeout
+            state.running[id]!.deadline = .now + timeout
+            state.running[id]!.interruptedAtShutdown = interruptedAtShutdown
+            return state.running[id]!.interruption != nil
         }
         if cancelNow { cancel() }
+    }
+
+    /// The worker's watchdog, called a few times a second: stops the handlers whose attempt
+    /// ran past its timeout, and abandons those that were asked to stop `stopTimeout` ago and
+    /// did not. One pass over the running jobs, instead of a timer per job.
+    func sweep(stopTimeout: Duration) {
+        let now = ContinuousClock.now
+        let (late, stuck) = state.withLock { state -> ([(Int64, Duration)], [@Sendable () -> Void]) in
+            var late: [(Int64, Duration)] = []
+            var stuck: [@Sendable () -> Void] = []
+            for (id, running) in state.running {
+                if let since = running.interruptedAt {
+                    if now >= since + stopTimeout, let abandon = running.abandon { stuck.append(abandon) }
+                } else if let deadline = running.deadline, now >= deadline {
+                    late.append((id, running.timeout))
+                }
+            }
+            return (late, stuck)
+        }
+        for (id, timeout) in late { interrupt(id, .timedOut(timeout)) }
+        for abandon in stuck { abandon() }
     }
 
     /// Stops a job's handler (the first reason given is the one that counts); with `token`,

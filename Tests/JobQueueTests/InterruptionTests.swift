@@ -65,6 +65,20 @@ struct InterruptionTests {
         }
     }
 
+    /// A handler that ignores cancellation does not keep its slot, its lease or the worker: it is
+    /// abandoned a while after it was asked to stop, and its attempt ends as timed out.
+    @Test func aHandlerThatIgnoresCancellationIsAbandoned() async throws {
+        try await QueueTest.withDatabase { url, connection in
+            let job = try await connection.enqueue(NewJob(kind: StubbornJob.kind, maxAttempts: 1))
+            var registry = JobRegistry()
+            registry.register(StubbornJob())
+            // The drain ends although the handler runs on for 5 s.
+            try await QueueTest.drain(url, registry) { $0.handlerStopTimeout = .milliseconds(300) }
+            let record = try #require(try await JobAdmin(connection).job(job.id))
+            #expect(record.state == .discarded && record.errors.map(\.message) == ["timed out after 200ms"])
+        }
+    }
+
     @Test func theWorkersDefaultTimeoutAppliesToHandlersWithoutOne() async throws {
         try await QueueTest.withDatabase { url, connection in
             let job = try await connection.enqueue(try NewJob(SpinJob.self, arguments: .init(), maxAttempts: 1))

@@ -180,3 +180,15 @@ struct LoseSessionJob: JobHandler {
         }
     }
 }
+
+/// `test.stubborn`: ignores cancellation for 5 s (then ends), as a handler stuck in a blocking
+/// call would.
+struct StubbornJob: JobHandler {
+    typealias Arguments = NoArguments
+    static let kind = "test.stubborn"
+    func timeout(for arguments: NoArguments) -> Duration? { .milliseconds(200) }
+    func run(_ arguments: NoArguments, context: JobContext) async throws {
+        let until = ContinuousClock.now + .seconds(5)
+        while ContinuousClock.now < until { try? await Task.sleep(for: .milliseconds(10)) }
+    }
+}
