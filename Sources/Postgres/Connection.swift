@@ -42,31 +42,22 @@ public final class Connection: @unchecked Sendable {
     /// Connects with a libpq connection string — a URI (`postgresql://user@host/db?sslmode=require`)
     /// or `key=value` pairs — so libpq's conventions work unchanged: `PG*` environment variables,
     /// `~/.pgpass`, `sslmode`, unix sockets. nil or empty means libpq's defaults alone.
-    /// `settings` are server settings for the session (`statement_timeout` = `30000`, ...),
-    /// sent at connect (libpq's `options`), so they hold from its first statement; a
-    /// connection string with its own `options` replaces them.
+    /// `settings` are server settings for the session (`statement_timeout` = `30000`, ...), set
+    /// right after connecting, before the caller's first statement; they add to a connection
+    /// string's own `options`, and win over them.
     public static func connect(
         _ conninfo: String? = nil,
         applicationName: String = "reception",
         settings: [(name: String, value: String)] = [],
         logger: Logger = Logger(label: "reception.postgres")
     ) async throws -> Connection {
-        // -c name=value, with backslash before spaces and backslashes (libpq's options syntax).
-        let options = settings.map { setting in
-            "-c " + setting.name + "=" + setting.value.replacingOccurrences(of: "\\", with: "\\\\")
-                .replacingOccurrences(of: " ", with: "\\ ")
-        }.joined(separator: " ")
         let queue = DispatchQueue(label: "reception.postgres.connection")
         let handle: OpaquePointer = try await withCheckedThrowingContinuation { continuation in
             queue.async {
                 // connect_timeout first, so that the connection string's own wins: without one, a
                 // host that drops packets would hold a connect for minutes.
-                var keywords = ["connect_timeout", "dbname", "fallback_application_name", "client_encoding"]
-                var values = ["10", conninfo ?? "", applicationName, "UTF8"]
-                if !options.isEmpty {
-                    keywords.insert("options", at: 0)
-                    values.insert(options, at: 0)
-                }
+                let keywords = ["connect_timeout", "dbname", "fallback_application_name", "client_encoding"]
+                let values = ["10", conninfo ?? "", applicationName, "UTF8"]
                 let connection = withCStrings(keywords) { keywordPointers in
                     withCStrings(values) { valuePointers in
                         PQconnectdbParams(keywordPointers, valuePointers, 1)
@@ -108,6 +99,10 @@ public final class Connection: @unchecked Sendable {
             _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
         }
         let connection = Connection(handle: handle, queue: queue, wakeRead: fds[0], wakeWrite: fds[1], logger: logger)
+        for setting in settings {
+            // Session-wide (is_local false), as parameters: any name and value, safely.
+            _ = try await connection.query("SELECT set_config(\(setting.name), \(setting.value), false)")
+        }
         logger.debug("connected", metadata: ["postgres.backend": "\(connection.backendPID)"])
         return connection
     }
