@@ -68,7 +68,12 @@ public final class Connection: @unchecked Sendable {
                     return
                 }
                 guard PQstatus(connection) == CONNECTION_OK else {
-                    let reason = Connection.errorMessage(connection)
+                    // libpq quotes a connection string it cannot parse, password and all: never
+                    // let that reach a log or a terminal.
+                    var reason = Connection.errorMessage(connection)
+                    if let conninfo, !conninfo.isEmpty, reason.contains(conninfo) {
+                        reason = reason.replacingOccurrences(of: conninfo, with: "<the connection string>")
+                    }
                     PQfinish(connection)
                     continuation.resume(throwing: PostgresError.connectionFailed(reason: reason))
                     return

@@ -15,6 +15,17 @@ struct ErrorMappingTests {
         }
     }
 
+    /// libpq quotes a connection string it cannot parse; the error never carries its password.
+    @Test func aConnectionStringThatDoesNotParseIsNotQuoted() async throws {
+        do {
+            _ = try await Connection.connect("postgresql://anna:hunter2@[bad/reception")
+            Issue.record("connected with a broken connection string")
+        } catch {
+            #expect(!"\(error)".contains("hunter2"), "\(error)")
+            #expect("\(error)".contains("<the connection string>"), "\(error)")
+        }
+    }
+
     @Test func namedCodes() async throws {
         let connection = try await TestDatabase.connect()
         try await connection.executeScript("""
