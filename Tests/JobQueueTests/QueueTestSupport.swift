@@ -181,14 +181,19 @@ struct LoseSessionJob: JobHandler {
     }
 }
 
-/// `test.stubborn`: ignores cancellation for 5 s (then ends), as a handler stuck in a blocking
-/// call would.
+/// `test.stubborn`: ignores cancellation until the test releases it, as a handler stuck in a
+/// blocking call would.
 struct StubbornJob: JobHandler {
     typealias Arguments = NoArguments
     static let kind = "test.stubborn"
+    final class Release: Sendable {
+        private let flag = Atomic<Bool>(false)
+        func release() { flag.store(true, ordering: .relaxed) }
+        var isReleased: Bool { flag.load(ordering: .relaxed) }
+    }
+    let released: Release
     func timeout(for arguments: NoArguments) -> Duration? { .milliseconds(200) }
     func run(_ arguments: NoArguments, context: JobContext) async throws {
-        let until = ContinuousClock.now + .seconds(5)
-        while ContinuousClock.now < until { try? await Task.sleep(for: .milliseconds(10)) }
+        while !released.isReleased { try? await Task.sleep(for: .milliseconds(10)) }
     }
 }
