@@ -44,17 +44,10 @@ struct BatchThroughDaemonTests {
             try await WorkflowFixture.seed(on: db, cases: 4)
             let daemon = try startDaemon(url)
             defer { stop(daemon) }
-            let cli = Process()
-            cli.executableURL = try TestDatabase.executable("reception")
-            cli.arguments = ["batch", "run", "--period", "2026", "--time-limit", "5", "--json", "--database-url", url]
-            let output = Pipe()
-            cli.standardOutput = output
-            cli.standardError = FileHandle.nullDevice
-            try cli.run()
-            let data = output.fileHandleForReading.readDataToEndOfFile()
-            cli.waitUntilExit()
-            #expect(cli.terminationStatus == 0)
-            let json = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+            let cli = try await Process.output(of: try TestDatabase.executable("reception"),
+                ["batch", "run", "--period", "2026", "--time-limit", "5", "--json", "--database-url", url], standardErrorToo: false)
+            #expect(cli.status == 0)
+            let json = try JSONSerialization.jsonObject(with: Data(cli.output.utf8)) as? [String: Any]
             #expect(json?["status"] as? String == "finished")
             #expect((json?["summary"] as? [String: Any])?["placed"] as? Int == 4)
         }
@@ -74,15 +67,14 @@ enum Receptiond {
     }
 
     /// Runs one to the end (`--drain`) and gives its exit status.
-    static func drain(_ url: String) throws -> Int32 {
-        let process = try start(url, ["--drain"])
-        process.waitUntilExit()
-        return process.terminationStatus
+    static func drain(_ url: String) async throws -> Int32 {
+        try await start(url, ["--drain"]).exitStatus()
     }
 
+    /// SIGTERM, without waiting (a `defer` cannot): it ends within its grace period, and the
+    /// scratch database is dropped with its sessions anyway.
     static func stop(_ process: Process) {
         if process.isRunning { process.terminate() }
-        process.waitUntilExit()
     }
 }
 

@@ -8,23 +8,13 @@ import TestSupport
 /// suites check the same invariants under concurrency with assertions that hold in any order.)
 @Suite("sql/checks scripts")
 struct SchemaCheckScriptTests {
-    func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [executable] + arguments
-        process.currentDirectoryURL = TestDatabase.repositoryRoot
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    func run(_ executable: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
+        try await Process.output(of: URL(fileURLWithPath: "/usr/bin/env"), [executable] + arguments, in: TestDatabase.repositoryRoot)
     }
 
     @Test func theDomainChecksPass() async throws {
         try await TestDatabase.withMigratedDatabase { url in
-            let result = try run("psql", [url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "sql/checks/001_domain_checks.sql"])
+            let result = try await run("psql", [url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "sql/checks/001_domain_checks.sql"])
             #expect(result.status == 0, "\(result.output)")
             #expect(!result.output.contains("CHECK FAILED"))
         }

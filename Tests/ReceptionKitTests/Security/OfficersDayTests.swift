@@ -30,7 +30,7 @@ struct OfficersDayTests {
                 try await CaseRegistration.register(contents.entries, on: officer)
 
                 let requested = try await Batches.request(period: 2026, municipalities: nil, timeLimit: 5, dryRun: false, on: officer)
-                #expect(try Receptiond.drain(logins.url(.worker)) == 0)
+                #expect(try await Receptiond.drain(logins.url(.worker)) == 0)
                 let batch = try await Batches.find(requested.id, on: officer)
                 #expect(batch.status == "finished", "\(batch.jobError ?? "")")
                 #expect(batch.requestedBy == logins.login(.officer))
