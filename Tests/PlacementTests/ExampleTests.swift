@@ -11,12 +11,12 @@ struct ExampleTests {
     }
 
     @Test("each example reaches its proven optimum within 0.1%, feasibly, with a bound above the optimum", arguments: names)
-    func example(name: String) throws {
+    func example(name: String) async throws {
         let directory = Reference.examplesDirectory
         let instance = try PlacementInstance.decode(from: Data(contentsOf: directory.appendingPathComponent("\(name).json")))
         let optimumFile = try Data(contentsOf: directory.appendingPathComponent("\(name).optimum"))
         let optimum = try #require((try JSONSerialization.jsonObject(with: optimumFile) as? [String: Any])?["objective"] as? Double)
-        let result = Solver(timeLimit: 120).solve(instance)
+        let result = try await Solver(timeLimit: 120).solveOnOwnThread(instance)
         #expect(Reference.problems(instance, result) == [])
         #expect(Double(result.objective) <= optimum)
         #expect(Double(result.bound) >= optimum)

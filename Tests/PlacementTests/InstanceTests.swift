@@ -19,7 +19,7 @@ struct InstanceTests {
         """
 
     @Test("the FORMAT.md example decodes, with defaults for absent keys")
-    func decodesExample() throws {
+    func decodesExample() async throws {
         let instance = try PlacementInstance.decode(from: Data(Self.valid.utf8))
         #expect(instance.weights == .standard)
         #expect(instance.municipalities[0].name == "Umeå")
@@ -27,7 +27,7 @@ struct InstanceTests {
         #expect(instance.cases[0].members.map(\.age) == [34, 31, 9, 4])
         #expect(instance.cases[0].needs == ["trauma_care": 1])
         #expect(instance.cases[1].waitingDays == 0 && instance.cases[1].language == nil && instance.cases[1].excluded.isEmpty)
-        let result = Solver(timeLimit: 10, effort: 0.05).solve(instance)
+        let result = try await Solver(timeLimit: 10, effort: 0.05).solveOnOwnThread(instance)
         #expect(result.objective == 1000 + 45 + 200 + 40 + 60 + 30 + 1000 + 40 * 0)
         #expect(result.stats.provenOptimal)
     }

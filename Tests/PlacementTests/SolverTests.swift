@@ -8,52 +8,52 @@ private let quick = Solver(timeLimit: 30, effort: 0.05)
 @Suite("Solver")
 struct SolverTests {
     @Test("random instances: feasible, honest objective, every case once, valid bound", arguments: 0..<40)
-    func randomFeasible(seed: Int) {
+    func randomFeasible(seed: Int) async throws {
         let instance = Reference.random(UInt64(seed), cases: 5 + seed % 30, municipalities: 1 + seed % 6)
-        let result = quick.solve(instance)
+        let result = try await quick.solveOnOwnThread(instance)
         #expect(Reference.problems(instance, result) == [])
     }
 
     @Test("generated instances: feasible and honest", arguments: [InstanceGenerator.Kind.region, .national])
-    func generatedFeasible(kind: InstanceGenerator.Kind) {
+    func generatedFeasible(kind: InstanceGenerator.Kind) async throws {
         let instance = InstanceGenerator.generate(kind: kind, cases: 150, seed: 11)
-        let result = quick.solve(instance)
+        let result = try await quick.solveOnOwnThread(instance)
         #expect(Reference.problems(instance, result) == [])
         #expect(result.gap < 0.25)   // a sanity check at low effort; the bench measures quality
     }
 
     @Test("tiny instances match the brute-force optimum, and the bound is above it", arguments: 0..<30)
-    func bruteForce(seed: Int) {
+    func bruteForce(seed: Int) async throws {
         let instance = Reference.random(UInt64(1000 + seed), cases: 3 + seed % 5, municipalities: 1 + seed % 3)
         let optimum = Reference.bruteForce(instance)
-        let result = Solver(timeLimit: 30, effort: 0.2).solve(instance)
+        let result = try await Solver(timeLimit: 30, effort: 0.2).solveOnOwnThread(instance)
         #expect(Reference.problems(instance, result) == [])
         #expect(result.objective == optimum)
         #expect(result.bound >= optimum)
     }
 
     @Test("the same instance gives the same result")
-    func determinism() {
+    func determinism() async throws {
         let instance = InstanceGenerator.generate(kind: .national, cases: 200, seed: 5)
-        let a = quick.solve(instance), b = quick.solve(instance)
+        let a = try await quick.solveOnOwnThread(instance), b = try await quick.solveOnOwnThread(instance)
         #expect(a.jsonData(includeStats: false) == b.jsonData(includeStats: false))
         #expect(!a.stats.timeLimitReached)
     }
 
     @Test("no cases")
-    func noCases() {
+    func noCases() async throws {
         let instance = PlacementInstance(municipalities: [.init(code: "1", capacity: ["persons": 3, "dwellings": 1])], cases: [])
-        let result = quick.solve(instance)
+        let result = try await quick.solveOnOwnThread(instance)
         #expect(result.objective == 0 && result.bound == 0 && result.assignments.isEmpty && result.unplaced.isEmpty)
         #expect(result.stats.provenOptimal)
     }
 
     @Test("no municipalities, and no capacity at all")
-    func noCapacity() {
+    func noCapacity() async throws {
         let cases = [PlacementInstance.Case(id: "a", ages: [30]), .init(id: "b", ages: [30, 4], needs: ["dialysis": 1])]
-        let none = quick.solve(PlacementInstance(municipalities: [], cases: cases))
+        let none = try await quick.solveOnOwnThread(PlacementInstance(municipalities: [], cases: cases))
         #expect(none.unplaced.map(\.reason) == ["there are no municipalities in this run", "there are no municipalities in this run"])
-        let empty = quick.solve(PlacementInstance(municipalities: [.init(code: "1", name: "Umeå", capacity: [:])], cases: cases))
+        let empty = try await quick.solveOnOwnThread(PlacementInstance(municipalities: [.init(code: "1", name: "Umeå", capacity: [:])], cases: cases))
         #expect(empty.objective == 0 && empty.bound == 0)
         #expect(empty.unplaced.count == 2)
         #expect(empty.unplaced[0].reason == "no municipality has room for 1 person")
@@ -61,7 +61,7 @@ struct SolverTests {
     }
 
     @Test("a case that fits nowhere, and one excluded everywhere")
-    func fitsNowhere() {
+    func fitsNowhere() async throws {
         let munis: [PlacementInstance.Municipality] = [
             .init(code: "2480", name: "Umeå", capacity: ["persons": 20, "dwellings": 3, "school_places": 5, "preschool_places": 5]),
             .init(code: "2460", name: "Vännäs", capacity: ["persons": 20, "dwellings": 3, "school_places": 5, "preschool_places": 5, "dialysis": 1]),
@@ -73,7 +73,7 @@ struct SolverTests {
             .init(id: "fine", ages: [25]),
         ]
         let instance = PlacementInstance(municipalities: munis, cases: cases)
-        let result = quick.solve(instance)
+        let result = try await quick.solveOnOwnThread(instance)
         #expect(Reference.problems(instance, result) == [])
         let reasons = Dictionary(uniqueKeysWithValues: result.unplaced.map { ($0.caseID, $0.reason) })
         #expect(reasons["large"] == "a household of 7 needs a large dwelling: no municipality has one")
@@ -84,19 +84,19 @@ struct SolverTests {
     }
 
     @Test("capacity used up: the binding dimension is named")
-    func capacityLeft() {
+    func capacityLeft() async throws {
         let munis: [PlacementInstance.Municipality] = [.init(code: "2480", name: "Umeå", capacity: ["persons": 10, "dwellings": 5, "trauma_care": 1])]
         let cases: [PlacementInstance.Case] = [
             .init(id: "a", ages: [30], needs: ["trauma_care": 1], waitingDays: 100),
             .init(id: "b", ages: [31], needs: ["trauma_care": 1], waitingDays: 10),
         ]
-        let result = quick.solve(PlacementInstance(municipalities: munis, cases: cases))
+        let result = try await quick.solveOnOwnThread(PlacementInstance(municipalities: munis, cases: cases))
         #expect(result.assignments.map(\.caseID) == ["a"])
         #expect(result.unplaced.first?.reason == "no municipality with trauma care capacity left")
     }
 
     @Test("one municipality, unicode names, reasons and next best")
-    func reasonsAndUnicode() {
+    func reasonsAndUnicode() async throws {
         let munis: [PlacementInstance.Municipality] = [
             .init(code: "2480", name: "Umeå", capacity: ["persons": 4, "dwellings": 2], languages: ["ar"], shortageOccupations: ["nurse"]),
             .init(code: "1880", name: "Örebro", capacity: ["persons": 4, "dwellings": 2]),
@@ -104,7 +104,7 @@ struct SolverTests {
         let household = PlacementInstance.Case(id: "Ünïcødé-1", ages: [34, 31], language: "ar", occupations: ["nurse"],
                                                familyTies: ["2480"], preferences: ["2480"], waitingDays: 45)
         let instance = PlacementInstance(municipalities: munis, cases: [household])
-        let result = quick.solve(instance)
+        let result = try await quick.solveOnOwnThread(instance)
         #expect(Reference.problems(instance, result) == [])
         let a = try! #require(result.assignments.first)
         #expect(a.municipality == "2480")
@@ -120,13 +120,13 @@ struct SolverTests {
         #expect((first["reasons"] as! [String])[0] == "family ties in Umeå (2480)")
 
         let one = PlacementInstance(municipalities: [munis[0]], cases: [household])
-        #expect(quick.solve(one).objective == 1375)
+        #expect(try await quick.solveOnOwnThread(one).objective == 1375)
     }
 
     @Test("the bound is a true upper bound and the objective an integer sum on generated instances", arguments: [1, 2, 3])
-    func boundHolds(seed: Int) {
+    func boundHolds(seed: Int) async throws {
         let instance = Reference.random(UInt64(77 + seed), cases: 7, municipalities: 2)
-        let result = quick.solve(instance)
+        let result = try await quick.solveOnOwnThread(instance)
         #expect(result.bound >= Reference.bruteForce(instance))
     }
 }
