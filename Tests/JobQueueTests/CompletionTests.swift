@@ -40,7 +40,7 @@ struct CompletionTests {
             let effects = try await connection.query("SELECT attempt FROM testing_effects WHERE job_id = \(job.id)")
             #expect(try effects.map { try $0.decode("attempt", as: Int.self) } == [2])
             let record = try #require(try await JobAdmin(connection).job(job.id))
-            #expect(record.state == .succeeded && record.attempt == 2 && record.errors.map(\.message) == ["boom on attempt 1"])
+            #expect(record.state == .succeeded && record.attempt == 2 && record.errors.map(\.message) == ["boom on attempt 1"], "\(record)")
         }
     }
 

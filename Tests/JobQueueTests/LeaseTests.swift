@@ -25,7 +25,7 @@ struct LeaseTests {
                 try await QueueTest.drain(url, registry, shortLease)
             }
             let record = try #require(try await JobAdmin(connection).job(job.id))
-            #expect(record.state == .succeeded && record.attempt == 1 && record.errors.isEmpty)
+            #expect(record.state == .succeeded && record.attempt == 1 && record.errors.isEmpty, "\(record)")
             #expect(try await QueueTest.count(connection, "SELECT count(*) FROM testing_effects") == 1)
         }
     }

@@ -29,3 +29,14 @@ extension Process {
         return (status, (try? String(contentsOf: file, encoding: .utf8)) ?? "")
     }
 }
+
+/// Runs CPU-bound test work (parsing 100,000 rows, say) on a thread of its own: on the
+/// cooperative pool it would hold one of its two threads for seconds, and stall the workers
+/// that other suites run in this process.
+public func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread { continuation.resume(with: Result { try work() }) }
+        thread.stackSize = 16 << 20
+        thread.start()
+    }
+}
