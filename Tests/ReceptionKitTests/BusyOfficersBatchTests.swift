@@ -1,7 +1,6 @@
 import Foundation
 import Postgres
 import ReceptionKit
-import Synchronization
 import Testing
 import TestSupport
 
@@ -32,6 +31,37 @@ struct BusyOfficersBatchTests {
             """)
     }
 
+    /// The officer's session: confirms, rejects, registers, withdraws and adds a need each step,
+    /// as long as the batch runs. Among the longest waiting households (the engine places them
+    /// first), one is withdrawn and one now needs trauma care, which no municipality offers. A
+    /// step that fails after the batch ended is the end (a proposed household's needs cannot
+    /// change); one that fails while it runs fails the test. Prints how many steps it took.
+    static let officerScript = #"""
+        set -u
+        url=$1; batch=$2; IFS=, read -ra confirm <<< "$3"; IFS=, read -ra reject <<< "$4"
+        q() { psql "$url" -XAtq -v ON_ERROR_STOP=1 "$@"; }
+        running() { [ "$(q -c "SELECT status FROM batches WHERE id = $batch")" = running ]; }
+        steps=0
+        for step in $(seq 0 99); do
+            running || break
+            g=$(( 300 * (step % 39 + 1) + 1 + 2 * (step / 39) ))
+            if ! q >/dev/null <<SQL
+        UPDATE allocations SET status = 'confirmed' WHERE id = ${confirm[$step]};
+        UPDATE allocations SET status = 'rejected', decision_reason = 'the municipality asked to wait' WHERE id = ${reject[$step]};
+        INSERT INTO cases (reference, ages, language, arrived_on) VALUES ('NEW-$step', '{40,12}', 'ar', reception_today());
+        SELECT withdraw_case(id, 'moved abroad') FROM cases WHERE reference = 'BUSY-$g';
+        INSERT INTO case_needs (case_id, dimension, units) SELECT id, 'trauma_care', 1 FROM cases WHERE reference = 'BUSY-$((g + 1))';
+        SQL
+            then
+                running && { echo "step $step failed while the batch ran" >&2; exit 1; }
+                break
+            fi
+            steps=$((steps + 1))
+            sleep 0.1
+        done
+        echo "$steps"
+        """#
+
     @Test func aBatchSolvesOnceWhileOfficersConfirmRejectAndImportEvery100ms() async throws {
         try await TestDatabase.withMigratedDatabase { url in
             try await TestLogins.with(database: url) { logins in
@@ -49,38 +79,20 @@ struct BusyOfficersBatchTests {
                     while try await Batches.find(batch.id, on: watcher).status == "queued" { try await Task.sleep(for: .milliseconds(50)) }
                 }
 
-                // The officer: every 100 ms, while the batch runs, one decision of each kind, each
-                // on households of its own (100 earlier proposals to confirm, 100 to reject).
-                let done = Atomic<Int>(0)
-                let officerWork = Task {
-                    for step in 0..<100 {
-                        if try await Batches.find(batch.id, on: watcher).status != "running" { return }
-                        // Among the longest waiting (the engine places them first): one to withdraw,
-                        // one that now needs trauma care, which no municipality offers.
-                        let longWaiting = 300 * (step % 39 + 1) + 1 + 2 * (step / 39)
-                        do {
-                            _ = try await Allocations.confirm(ids: [earlier[step]], on: officer)
-                            _ = try await Allocations.reject(id: earlier[100 + step], reason: "the municipality asked to wait", on: officer)
-                            _ = try await CaseRegistration.register(
-                                NewCase(reference: "NEW-\(step)", ages: [40, 12], language: "ar", arrivedOn: TestDatabase.today), on: officer)
-                            _ = try await Cases.withdraw("BUSY-\(longWaiting)", reason: "moved abroad", on: officer)
-                            try await officer.execute("""
-                                INSERT INTO case_needs (case_id, dimension, units)
-                                SELECT id, 'trauma_care', 1 FROM cases WHERE reference = \("BUSY-\(longWaiting + 1)")
-                                """)
-                        } catch {
-                            // The batch may have written its proposals in the middle of this step,
-                            // and a proposed household's needs cannot change: then the step is over.
-                            if try await Batches.find(batch.id, on: watcher).status != "running" { return }
-                            throw error
-                        }
-                        done.add(1, ordering: .relaxed)
-                        try await Task.sleep(for: .milliseconds(100))
-                    }
+                // The officer, a process of its own (psql as the officer's login): every 100 ms,
+                // while the batch runs, one decision of each kind, each on households of its own
+                // (100 earlier proposals to confirm, 100 to reject).
+                let officerProcess = Task {
+                    try await Process.output(of: URL(fileURLWithPath: "/usr/bin/env"), [
+                        "bash", "-c", Self.officerScript, "officer", logins.url(.officer), String(batch.id),
+                        earlier.prefix(100).map(String.init).joined(separator: ","),
+                        earlier.suffix(100).map(String.init).joined(separator: ","),
+                    ])
                 }
                 let finished = try await withTimeout(.seconds(240)) { try await Batches.wait(for: batch.id, on: watcher) }
-                try await officerWork.value
-                let steps = done.load(ordering: .relaxed)
+                let officerRun = try await officerProcess.value
+                #expect(officerRun.status == 0, "\(officerRun.output)")
+                let steps = Int(officerRun.output.split(separator: "\n").last ?? "") ?? 0
 
                 #expect(finished.status == "finished", "\(finished.jobError ?? "")")
                 // One full solve: the job's first attempt, never failed nor restarted.
