@@ -21,7 +21,7 @@ extension Connection {
             if let row = inserted.first { return EnqueuedJob(id: try row.decode("id"), inserted: true) }
             let existing = try await query("""
                 SELECT id FROM jobs
-                WHERE unique_key = \(key) AND state IN ('available', 'retryable', 'running')
+                WHERE unique_key = \(key) AND state IN ('scheduled', 'available', 'retryable', 'running')
                 """)
             if let row = existing.first { return EnqueuedJob(id: try row.decode("id"), inserted: false) }
         }

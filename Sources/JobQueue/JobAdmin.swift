@@ -106,9 +106,8 @@ public struct JobAdmin: Sendable {
     public func stats() async throws -> [QueueStats] {
         let rows = try await connection.query("""
             SELECT queue, state, count(*) AS jobs,
-                   count(*) FILTER (WHERE state = 'available' AND run_at > now()) AS scheduled,
                    extract(epoch FROM now() - min(run_at) FILTER (
-                       WHERE state IN ('available', 'retryable') AND run_at <= now()))::float8 AS oldest_ready_seconds
+                       WHERE state IN ('scheduled', 'available', 'retryable') AND run_at <= now()))::float8 AS oldest_ready_seconds
             FROM jobs GROUP BY queue, state ORDER BY queue, state
             """)
         var byQueue: [String: QueueStats] = [:]
@@ -117,7 +116,6 @@ public struct JobAdmin: Sendable {
             var stats = byQueue[queue] ?? QueueStats(queue: queue)
             let state = try row.decode("state", as: JobState.self)
             stats.counts[state.rawValue] = try row.decode("jobs", as: Int.self)
-            stats.scheduled += try row.decode("scheduled", as: Int.self)
             if let seconds = try row.decode("oldest_ready_seconds", as: Double?.self) {
                 stats.oldestReadySeconds = max(stats.oldestReadySeconds ?? 0, seconds)
             }
@@ -143,15 +141,13 @@ public struct QueueStats: Sendable, Codable, Equatable {
     public var queue: String
     /// Jobs per state; every state is present.
     public var counts: [String: Int]
-    /// Of the available jobs, those whose run_at is still ahead.
-    public var scheduled: Int
-    /// How long the oldest job that is ready to run has waited past its run_at; nil when none.
+    /// How long the oldest job that is due has waited past its run_at (staged or not yet); nil
+    /// when none.
     public var oldestReadySeconds: Double?
 
     init(queue: String) {
         self.queue = queue
         self.counts = Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0.rawValue, 0) })
-        self.scheduled = 0
     }
 
     public func count(_ state: JobState) -> Int { counts[state.rawValue] ?? 0 }

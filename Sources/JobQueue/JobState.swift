@@ -2,13 +2,15 @@ import Postgres
 
 /// Where a job is in its life (see sql/002_jobs.sql for the transitions).
 public enum JobState: String, Sendable, Codable, CaseIterable, PostgresEncodable, PostgresDecodable {
-    /// Waiting to run (at `runAt`, which may be in the future: a scheduled job).
+    /// Due later (at `runAt`); staged to `available` when due (sql/011_jobs_scheduling.sql).
+    case scheduled
+    /// Ready to run: the only state a claim reads.
     case available
     /// Claimed by a worker, which holds a lease on it.
     case running
     /// Done.
     case succeeded
-    /// Failed, or its worker was lost; runs again at `runAt`.
+    /// Failed, or its worker was lost; staged to `available` again at `runAt`.
     case retryable
     /// Failed on its last attempt, or discarded by its handler: the dead letter. Kept with its
     /// whole error history until pruned; `reception jobs retry` runs it again.
@@ -20,7 +22,7 @@ public enum JobState: String, Sendable, Codable, CaseIterable, PostgresEncodable
     public var isFinished: Bool {
         switch self {
         case .succeeded, .discarded, .cancelled: true
-        case .available, .running, .retryable: false
+        case .scheduled, .available, .running, .retryable: false
         }
     }
 

@@ -9,8 +9,6 @@ enum JobStatements {
     /// and hand-backs and resumes too.
     static let channel = "jobs_available"
 
-    static let queuedStates = "('available', 'retryable', 'running')"
-
     // MARK: Enqueue
 
     static func insert(_ job: NewJob) -> Query {
@@ -28,7 +26,7 @@ enum JobStatements {
         VALUES (\(job.queue), \(job.kind), \(job.arguments)::jsonb, \(job.priority),
                 coalesce(\(job.runAt), now()), coalesce(\(job.maxAttempts)::integer, jobs_default_max_attempts()),
                 \(job.uniqueKey))
-        ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ('available', 'retryable', 'running')
+        ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ('scheduled', 'available', 'retryable', 'running')
         DO NOTHING
         RETURNING id
         """
@@ -43,7 +41,7 @@ enum JobStatements {
         FROM unnest(\(jobs.map(\.queue)), \(jobs.map(\.kind)), \(jobs.map(\.arguments)), \(jobs.map(\.priority)),
                     \(jobs.map { $0.runAt?.postgresText ?? "" }), \(jobs.map { $0.maxAttempts ?? 0 }),
                     \(jobs.map { $0.uniqueKey ?? "" })) AS job(q, k, a, p, r, m, u)
-        ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ('available', 'retryable', 'running')
+        ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ('scheduled', 'available', 'retryable', 'running')
         DO NOTHING
         """
     }
@@ -60,7 +58,7 @@ enum JobStatements {
                     attempted_at = clock_timestamp()
                 WHERE id = ANY(ARRAY(
                     SELECT id FROM jobs
-                    WHERE state IN ('available', 'retryable') AND queue = \(queues[0]) AND run_at <= now()
+                    WHERE state = 'available' AND queue = \(queues[0]) AND run_at <= now()
                       AND NOT EXISTS (SELECT 1 FROM job_queue_pauses WHERE queue = \(queues[0]))
                     ORDER BY priority DESC, run_at, id
                     LIMIT \(limit)
@@ -74,7 +72,7 @@ enum JobStatements {
                 attempted_at = clock_timestamp()
             WHERE id = ANY(ARRAY(
                 SELECT id FROM jobs
-                WHERE state IN ('available', 'retryable') AND run_at <= now()
+                WHERE state = 'available' AND run_at <= now()
                   AND queue = ANY(ARRAY(SELECT unnest(\(queues)::text[]) EXCEPT SELECT queue FROM job_queue_pauses))
                 ORDER BY priority DESC, run_at, id
                 LIMIT \(limit)
@@ -256,6 +254,41 @@ enum JobStatements {
         """
     }
 
+    // MARK: Maintenance (the elected daemon's: Maintainer)
+
+    /// Makes this worker's session the maintenance leader, or keeps it so, if the place is
+    /// free; `leads` says whether it is.
+    static func lead(owner: String, term: Duration) -> Query {
+        "SELECT jobs_lead(\(owner), \(term.milliseconds)::bigint) AS leads"
+    }
+
+    static func resign(owner: String) -> Query {
+        "SELECT jobs_resign(\(owner)) AS resigned"
+    }
+
+    /// Due scheduled and retryable jobs to available, waking their queues; `staged` is how many.
+    static func stage(limit: Int) -> Query {
+        "SELECT jobs_stage(\(limit)::integer) AS staged"
+    }
+
+    /// Moves a periodic job's `last_slot` forward to `slot`; a row back means this caller
+    /// won the slot and enqueues its job in the same transaction (the row stays locked till
+    /// then, so a second leader waits and then finds the slot taken).
+    static func claimPeriodicSlot(_ periodic: PeriodicJob, slot: Date) -> Query {
+        """
+        INSERT INTO job_periodic (name, schedule, last_slot)
+        VALUES (\(periodic.name), \(periodic.schedule.description), \(slot))
+        ON CONFLICT (name) DO UPDATE SET last_slot = EXCLUDED.last_slot, schedule = EXCLUDED.schedule,
+            enqueued_at = now(), enqueued_by = session_user
+        WHERE job_periodic.last_slot < EXCLUDED.last_slot
+        RETURNING name
+        """
+    }
+
+    static func recordPeriodicJob(name: String, jobID: Int64) -> Query {
+        "UPDATE job_periodic SET last_job_id = \(jobID) WHERE name = \(name)"
+    }
+
     // MARK: Retention
 
     static func prune(olderThan age: Duration, limit: Int) -> Query {
@@ -264,7 +297,8 @@ enum JobStatements {
             SELECT id FROM jobs
             WHERE state IN ('succeeded', 'discarded', 'cancelled')
               AND finished_at < now() - \(age.milliseconds)::float8 * interval '1 millisecond'
-            LIMIT \(limit)))
+            LIMIT \(limit)
+            FOR UPDATE SKIP LOCKED))
         """
     }
 }

@@ -8,8 +8,10 @@ import Synchronization
 /// handlers, and records how each ended.
 ///
 /// - Wakes on LISTEN/NOTIFY when jobs of its queues are enqueued, and polls only as a fallback.
-/// - Extends the leases of the jobs it holds, stops the handlers of jobs it no longer holds
-///   or that ran past their timeout, and rescues jobs whose worker died.
+/// - Extends the leases of the jobs it holds, and stops the handlers of jobs it no longer holds
+///   or that ran past their timeout.
+/// - Takes its turn, when elected, at the queue's maintenance: staging due jobs, rescuing
+///   jobs whose worker died, enqueuing periodic jobs (`Maintainer`).
 /// - Survives database restarts: every connection reconnects with backoff, and nothing is
 ///   lost meanwhile (see `ReconnectingConnection`).
 /// - On graceful shutdown (SIGTERM in a `ServiceGroup`) it stops claiming, hands back at once
@@ -25,6 +27,9 @@ public struct JobWorker: Service {
 
     public init(configuration: JobWorkerConfiguration, registry: JobRegistry, logger: Logger) {
         self.configuration = configuration
+        var registry = registry
+        // Retention's periodic job, which any daemon may claim.
+        if registry.handler(for: PruneJob.kind) == nil { registry.register(PruneJob()) }
         self.registry = registry
         self.logger = logger
     }
@@ -50,6 +55,7 @@ final class WorkerRuntime: Sendable {
     let completionDatabase: ReconnectingConnection
     let listenDatabase: ReconnectingConnection
     let leaseDatabase: ReconnectingConnection
+    let maintenanceDatabase: ReconnectingConnection
     let completions: CompletionBatcher
     /// Connections for handlers (transactional completion), opened on demand.
     let handlerPool: ConnectionPool
@@ -59,6 +65,9 @@ final class WorkerRuntime: Sendable {
         var logger = baseLogger
         logger[metadataKey: "worker.id"] = "\(configuration.workerID)"
         self.configuration = configuration
+        var registry = registry
+        // Retention's periodic job, which any daemon may claim.
+        if registry.handler(for: PruneJob.kind) == nil { registry.register(PruneJob()) }
         self.registry = registry
         self.logger = logger
         self.owner = configuration.workerID
@@ -68,6 +77,7 @@ final class WorkerRuntime: Sendable {
         claimDatabase = ReconnectingConnection(conninfo: conninfo, applicationName: name, settings: settings, role: "claim", logger: logger)
         completionDatabase = ReconnectingConnection(conninfo: conninfo, applicationName: name, settings: settings, role: "complete", logger: logger)
         leaseDatabase = ReconnectingConnection(conninfo: conninfo, applicationName: name, settings: settings, role: "lease", logger: logger)
+        maintenanceDatabase = ReconnectingConnection(conninfo: conninfo, applicationName: name, settings: settings, role: "maintenance", logger: logger)
         listenDatabase = NotificationListener.connection(conninfo: conninfo, applicationName: name, settings: settings, logger: logger, wake: wake)
         completions = CompletionBatcher(database: completionDatabase, owner: configuration.workerID, logger: logger, written: wake)
         handlerPool = ConnectionPool(conninfo: conninfo, maximumConnections: configuration.handlerConnections,
@@ -112,6 +122,10 @@ final class WorkerRuntime: Sendable {
                 }
                 background.addTask { await self.completions.run() }
                 background.addTask {
+                    await Maintainer(database: self.maintenanceDatabase, owner: self.owner, configuration: self.configuration,
+                                     logger: self.logger).run()
+                }
+                background.addTask {
                     // The watchdog of timeouts and handlers that do not stop (see WorkerSlots.sweep).
                     while !Task.isCancelled {
                         self.slots.sweep(stopTimeout: self.configuration.handlerStopTimeout)
@@ -130,7 +144,7 @@ final class WorkerRuntime: Sendable {
             try? await database.run { connection in _ = try await connection.execute(JobStatements.removePresence(owner: owner)) }
         }
         handlerPool.close()
-        for database in [claimDatabase, completionDatabase, listenDatabase, leaseDatabase] { database.close() }
+        for database in [claimDatabase, completionDatabase, listenDatabase, leaseDatabase, maintenanceDatabase] { database.close() }
         logger.info("worker stopped")
     }
 
@@ -228,10 +242,14 @@ final class WorkerRuntime: Sendable {
             if claimed.count < room {
                 // Nothing more is ready now.
                 if configuration.drain && claimed.isEmpty && slots.runningCount == 0 && prefetched.count == 0 {
-                    // Every claimed job has finished; once their outcomes are written, look
-                    // once more (a retry or hand-back may have become ready), then stop.
+                    // Every claimed job has finished; once their outcomes are written, stage
+                    // what is due (a retry whose backoff ended: the elected daemon may be
+                    // another) and look once more, then stop.
                     _ = await completions.waitUntilWritten(timeout: .seconds(3600))
-                    if drainedOnce {
+                    let staged = try? await claimDatabase.run { connection in
+                        try await connection.query(JobStatements.stage(limit: Maintainer.stageChunk))[0].decode("staged", as: Int.self)
+                    }
+                    if drainedOnce && (staged ?? 0) == 0 {
                         logger.info("drained: no job is ready to run")
                         break
                     }

@@ -52,12 +52,21 @@ public struct JobWorkerConfiguration: Sendable {
     public var leaseDuration: Duration = .seconds(30)
     /// How often to look for ready jobs when no notification came (scheduled jobs, retries).
     public var pollInterval: Duration = .seconds(1)
-    /// How often to look for jobs whose lease expired.
+    /// How often the elected daemon looks for jobs whose lease expired.
     public var rescueInterval: Duration = .seconds(5)
-    /// Finished jobs older than this are deleted; nil keeps them.
+    /// How often the elected daemon makes due scheduled and retryable jobs available (and
+    /// every daemon tries to be the elected one): a retry or a scheduled job starts at most
+    /// this late.
+    public var stageInterval: Duration = .seconds(1)
+    /// Finished jobs older than this are deleted, by a periodic `prune-jobs` job; nil keeps them.
     public var retention: Duration? = .seconds(7 * 86_400)
-    /// How often to prune.
-    public var pruneInterval: Duration = .seconds(600)
+    /// When retention's `prune-jobs` runs.
+    public var pruneSchedule: Schedule = try! Schedule.parse("every hour")
+    /// Jobs the elected daemon enqueues once per slot of their schedules (retention's is added
+    /// to these). A draining worker enqueues none.
+    public var periodic: [PeriodicJob] = []
+    /// "Now", for the slots of periodic jobs: time is an input.
+    public var now: @Sendable () -> Date = { Date() }
     /// Backoff between failed attempts, for handlers that set none.
     public var retryPolicy: RetryPolicy = .default
     /// Connections handlers may use at once (`JobContext.complete`, `withConnection`).
@@ -87,6 +96,16 @@ public struct JobWorkerConfiguration: Sendable {
         configuration.queues = Array(Set(queues)).sorted()
         configuration.rescueInterval = min(rescueInterval, leaseDuration / 3)
         configuration.handlerConnections = max(1, min(handlerConnections, concurrency))
+        guard stageInterval >= .milliseconds(10) else { throw JobQueueError.invalidConfiguration("staging runs at most every 10 ms") }
+        let names = periodic.map(\.name)
+        guard Set(names).count == names.count else { throw JobQueueError.invalidConfiguration("two periodic jobs are named alike") }
+        if drain {
+            configuration.periodic = []
+        } else if let retention {
+            configuration.periodic.append(PeriodicJob(
+                name: PruneJob.kind, schedule: pruneSchedule,
+                job: try NewJob(PruneJob.self, arguments: PruneJob.Arguments(olderThan: retention), queue: configuration.queues[0])))
+        }
         return configuration
     }
 }

@@ -1,13 +1,10 @@
 import Logging
 import Postgres
 
-/// The worker's housekeeping, on a connection of its own:
-/// - heartbeat: extends the lease of every job this worker runs, every lease/3, and stops the
-///   handlers of jobs it no longer holds;
-/// - rescue: jobs whose lease expired (their worker died: SIGKILL, out of memory, a lost
-///   host) go back to retryable, or to discarded when that was their last attempt — any live
-///   worker does this for all;
-/// - retention: deletes finished jobs older than the retention period.
+/// The worker's heartbeat, on a connection of its own that nothing else uses: extends the
+/// lease of every job this worker holds, every lease/3, stops the handlers of jobs it no
+/// longer holds, and reports the daemon's presence. (Rescue and retention are the elected
+/// daemon's: `Maintainer`.)
 ///
 /// A job whose worker is alive is never rescued: its lease keeps being extended. A worker
 /// that cannot reach the database for longer than a lease loses its jobs to the others, and
@@ -27,36 +24,20 @@ struct LeaseKeeper: Sendable {
     func run() async {
         let clock = ContinuousClock()
         let heartbeatEvery = configuration.leaseDuration / 3
-        let rescueEvery = configuration.rescueInterval
-        var nextHeartbeat = clock.now  // at start: report this worker's presence
-        var nextRescue = clock.now  // at start: pick up what crashed workers left behind
-        var nextPrune = clock.now + .seconds(5)
         while !Task.isCancelled {
-            let now = clock.now
+            let tick = clock.now
+            var next = tick + heartbeatEvery
             do {
-                if now >= nextHeartbeat {
-                    // A failed heartbeat is tried again in a second, not a third of a lease later.
-                    nextHeartbeat = now + .seconds(1)
-                    try await heartbeat()
-                    nextHeartbeat = now + heartbeatEvery
-                }
-                if now >= nextRescue {
-                    nextRescue = now + rescueEvery
-                    try await rescue()
-                }
-                if let retention = configuration.retention, now >= nextPrune {
-                    nextPrune = now + configuration.pruneInterval
-                    try await prune(olderThan: retention)
-                }
+                try await heartbeat()
             } catch is CancellationError {
                 return
             } catch {
                 if Task.isCancelled { return }
-                logger.error("lease keeping failed; trying again", metadata: ["error": "\(error)"])
+                logger.error("heartbeat failed; trying again", metadata: ["error": "\(error)"])
+                // Tried again in a second, not a third of a lease later.
+                next = min(next, tick + .seconds(1))
             }
-            let next = min(nextHeartbeat, nextRescue, configuration.retention == nil ? nextHeartbeat : nextPrune)
-            let pause = max(next - clock.now, .milliseconds(10))
-            try? await Task.sleep(for: pause)
+            try? await Task.sleep(until: next, clock: clock)
         }
     }
 
@@ -105,50 +86,5 @@ struct LeaseKeeper: Sendable {
                 logger.warning("could not report this daemon's presence (reception jobs health will miss it)", metadata: ["error": "\(error)"])
             }
         }
-    }
-
-    /// Rescues every job whose lease expired; returns how many.
-    @discardableResult
-    func rescue() async throws -> Int {
-        var total = 0
-        while true {
-            let policy = configuration.retryPolicy
-            let rows = try await database.run { connection in
-                try await connection.query(JobStatements.rescue(policy: policy, limit: 1000))
-            }
-            for row in rows {
-                let state = try row.decode("state", as: JobState.self)
-                let metadata: Logger.Metadata = [
-                    "job.id": "\(try row.decode("id", as: Int64.self))",
-                    "job.kind": "\(try row.decode("kind", as: String.self))",
-                    "job.queue": "\(try row.decode("queue", as: String.self))",
-                    "job.attempt": "\(try row.decode("attempt", as: Int.self))",
-                    "job.lost_worker": "\(try row.decode("lease_owner", as: String?.self) ?? "")",
-                ]
-                if state == .discarded {
-                    logger.error("job discarded: its worker was lost during its last attempt", metadata: metadata)
-                } else {
-                    logger.warning("rescued a job whose worker was lost (lease expired); it will run again", metadata: metadata)
-                }
-            }
-            total += rows.count
-            if rows.count < 1000 { return total }
-        }
-    }
-
-    /// Deletes finished jobs older than `age`, in batches; returns how many.
-    @discardableResult
-    func prune(olderThan age: Duration) async throws -> Int {
-        var total = 0
-        while !Task.isCancelled {
-            let deleted = try await database.run { connection in
-                try await connection.execute(JobStatements.prune(olderThan: age, limit: 10_000))
-            }
-            total += deleted
-            if deleted < 10_000 { break }
-        }
-        if total > 0 { logger.info("pruned finished jobs", metadata: ["jobs.count": "\(total)", "jobs.older_than": "\(DurationText.format(age))"]) }
-        _ = try await database.run { connection in try await connection.execute(JobStatements.prunePresence) }
-        return total
     }
 }

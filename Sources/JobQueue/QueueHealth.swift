@@ -24,6 +24,8 @@ public struct QueueHealth: Sendable, Codable, Equatable {
 
     public let workers: [Worker]
     public let pausedQueues: [String]
+    /// The daemon (worker id) that runs the queue's maintenance, if one leads now.
+    public let leader: String?
     /// How long the oldest job that is ready to run (in a queue that is not paused) has waited.
     public let oldestReadySeconds: Double?
     public let maximumWaitSeconds: Double
@@ -33,7 +35,7 @@ public struct QueueHealth: Sendable, Codable, Equatable {
     public var isHealthy: Bool { problems.isEmpty }
 
     enum CodingKeys: String, CodingKey {
-        case workers, problems
+        case workers, problems, leader
         case pausedQueues = "paused_queues", oldestReadySeconds = "oldest_ready_seconds"
         case maximumWaitSeconds = "maximum_wait_seconds", healthy
     }
@@ -44,6 +46,7 @@ public struct QueueHealth: Sendable, Codable, Equatable {
         try container.encode(problems, forKey: .problems)
         try container.encode(workers, forKey: .workers)
         try container.encode(pausedQueues, forKey: .pausedQueues)
+        try container.encodeIfPresent(leader, forKey: .leader)
         try container.encodeIfPresent(oldestReadySeconds, forKey: .oldestReadySeconds)
         try container.encode(maximumWaitSeconds, forKey: .maximumWaitSeconds)
     }
@@ -52,6 +55,7 @@ public struct QueueHealth: Sendable, Codable, Equatable {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         workers = try container.decode([Worker].self, forKey: .workers)
         pausedQueues = try container.decode([String].self, forKey: .pausedQueues)
+        leader = try container.decodeIfPresent(String.self, forKey: .leader)
         oldestReadySeconds = try container.decodeIfPresent(Double.self, forKey: .oldestReadySeconds)
         maximumWaitSeconds = try container.decode(Double.self, forKey: .maximumWaitSeconds)
         problems = try container.decode([String].self, forKey: .problems)
@@ -73,9 +77,15 @@ public struct QueueHealth: Sendable, Codable, Equatable {
             .map { try $0.decode("queue", as: String.self) }
         let oldest = try await connection.query("""
             SELECT extract(epoch FROM now() - min(run_at))::float8 AS seconds FROM jobs
-            WHERE state IN ('available', 'retryable') AND run_at <= now()
+            WHERE state IN ('scheduled', 'available', 'retryable') AND run_at <= now()
               AND queue NOT IN (SELECT queue FROM job_queue_pauses)
             """)[0].decode("seconds", as: Double?.self)
+        // A leader whose session ended or whose term ran out leads no more.
+        let leader = try await connection.query("""
+            SELECT l.worker FROM job_leader l
+            WHERE l.expires_at >= now()
+              AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = l.pid AND a.backend_start = l.backend_start)
+            """).first?.decode("worker", as: String.self)
         var problems: [String] = []
         if !workers.contains(where: \.alive) {
             problems.append(workers.isEmpty ? "no daemon is running (none has ever reported, or all stopped)"
@@ -85,13 +95,14 @@ public struct QueueHealth: Sendable, Codable, Equatable {
         if let oldest, oldest > limit {
             problems.append("the oldest ready job has waited \(DurationText.format(.milliseconds(Int64(oldest * 1000)))), more than \(DurationText.format(maximumWait))")
         }
-        return QueueHealth(workers: workers, pausedQueues: paused, oldestReadySeconds: oldest,
+        return QueueHealth(workers: workers, pausedQueues: paused, leader: leader, oldestReadySeconds: oldest,
                            maximumWaitSeconds: limit, problems: problems)
     }
 
-    init(workers: [Worker], pausedQueues: [String], oldestReadySeconds: Double?, maximumWaitSeconds: Double, problems: [String]) {
+    init(workers: [Worker], pausedQueues: [String], leader: String?, oldestReadySeconds: Double?, maximumWaitSeconds: Double, problems: [String]) {
         self.workers = workers
         self.pausedQueues = pausedQueues
+        self.leader = leader
         self.oldestReadySeconds = oldestReadySeconds
         self.maximumWaitSeconds = maximumWaitSeconds
         self.problems = problems

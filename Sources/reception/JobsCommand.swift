@@ -10,9 +10,9 @@ struct JobsCommand: AsyncParsableCommand {
         abstract: "Inspect and manage the job queue that receptiond drains.",
         discussion: """
             Reception's background work (allocation batches, imports, notices, reports) runs as \
-            jobs in PostgreSQL. A job is available (waiting; scheduled when its run-at is \
-            ahead), running (claimed by a receptiond), succeeded, retryable (failed, or its \
-            daemon was lost; it runs again after a backoff), discarded (failed on its last \
+            jobs in PostgreSQL. A job is scheduled (due later), available (ready, waiting \
+            for a daemon), running (claimed by a receptiond), succeeded, retryable (failed, or \
+            its daemon was lost; it runs again after a backoff), discarded (failed on its last \
             attempt: the dead letter) or cancelled. Higher priority runs first, then earlier \
             run-at, then lower id.
 
@@ -157,7 +157,7 @@ struct JobsCommand: AsyncParsableCommand {
             print(TerminalTable(
                 headers: ["QUEUE", "AVAILABLE", "SCHEDULED", "RUNNING", "RETRYABLE", "SUCCEEDED", "DISCARDED", "CANCELLED", "OLDEST READY"],
                 rows: stats.map { queue in
-                    [queue.queue, String(queue.count(.available) - queue.scheduled), String(queue.scheduled),
+                    [queue.queue, String(queue.count(.available)), String(queue.count(.scheduled)),
                      String(queue.count(.running)), String(queue.count(.retryable)), String(queue.count(.succeeded)),
                      String(queue.count(.discarded)), String(queue.count(.cancelled)),
                      queue.oldestReadySeconds.map { DurationText.format(.milliseconds(Int64($0 * 1000))) } ?? "-"]
@@ -209,6 +209,7 @@ struct JobsCommand: AsyncParsableCommand {
                              worker.alive ? "yes" : "no"]
                         }, numericColumns: [3]).render())
                 }
+                print("Maintenance (staging, rescue, periodic jobs): " + (health.leader.map { "led by \(TerminalText.escaped($0))" } ?? "no daemon leads it now"))
                 if !health.pausedQueues.isEmpty { print("Paused queues: " + health.pausedQueues.joined(separator: ", ")) }
                 if let oldest = health.oldestReadySeconds {
                     print("Oldest ready job: waiting \(DurationText.format(.milliseconds(Int64(oldest * 1000)))).")
@@ -358,12 +359,16 @@ struct JobsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Add jobs to the queue (for smoke tests, benchmarks and manual runs).",
             discussion: """
-                With --count, the jobs go in with one COPY and one wake-up. A unique key makes a \
-                second enqueue return the queued or running job instead of adding one.
+                With --count, the jobs go in with one COPY and one wake-up, in one transaction. \
+                --streams N splits them over N connections that COPY in parallel, each in a \
+                transaction of its own: faster where the server has cores to spare, but if one \
+                stream fails the others' jobs stay (the error says how many went in). A unique \
+                key makes a second enqueue return the queued or running job instead of adding one.
 
                 Examples:
                   reception jobs enqueue --kind noop
                   reception jobs enqueue --kind noop --count 100000
+                  reception jobs enqueue --kind noop --count 1000000 --streams 2
                   reception jobs enqueue --kind noop --args '{"n":1}' --unique-key smoke-1
                 """)
 
@@ -371,6 +376,8 @@ struct JobsCommand: AsyncParsableCommand {
         var kind: String
         @Option(help: ArgumentHelp("How many identical jobs.", valueName: "n"))
         var count = 1
+        @Option(help: ArgumentHelp("With --count: parallel COPY streams, each its own connection and transaction.", valueName: "n"))
+        var streams = 1
         @Option(help: ArgumentHelp("The arguments, a JSON value.", valueName: "json"))
         var args = "{}"
         @Option(help: ArgumentHelp("The queue.", valueName: "name"))
@@ -394,6 +401,8 @@ struct JobsCommand: AsyncParsableCommand {
             }
             if let delay, DurationText.parse(delay) == nil { throw ValidationError("--delay: not a duration (30s, 5m, 2h)") }
             if uniqueKey != nil && count != 1 { throw ValidationError("--unique-key goes with --count 1") }
+            guard streams >= 1 && streams <= 64 else { throw ValidationError("--streams is between 1 and 64") }
+            if streams > 1 && (delay != nil || maxAttempts != nil) { throw ValidationError("--streams goes with jobs due now and the default attempts (one COPY each)") }
             if let maxAttempts, maxAttempts < 1 { throw ValidationError("--max-attempts is at least 1") }
         }
 
@@ -414,9 +423,11 @@ struct JobsCommand: AsyncParsableCommand {
                     }
                     return
                 }
-                let jobs = [NewJob](repeating: job, count: count)
+                let shares = (0..<min(streams, count)).map { count / streams + ($0 < count % streams ? 1 : 0) }
+                var connections = [database]
+                for _ in 1..<shares.count { connections.append(try await connection.connect()) }
                 let started = ContinuousClock.now
-                let enqueued = try await database.enqueue(jobs)
+                let enqueued = try await Self.enqueue(job, shares: shares, on: connections)
                 let seconds = (ContinuousClock.now - started) / .seconds(1)
                 if output.json {
                     try JSONOutput.print(EnqueueResult(ids: nil, enqueued: enqueued, seconds: seconds))
@@ -426,6 +437,30 @@ struct JobsCommand: AsyncParsableCommand {
             } catch let error as JobQueueError {
                 throw CLIError("\(error)", exitCode: ExitCodes.usage)
             }
+        }
+
+        /// Each share COPYed on its own connection, all at once; how many went in.
+        static func enqueue(_ job: NewJob, shares: [Int], on connections: [Connection]) async throws -> Int {
+            if shares.count == 1 { return try await connections[0].enqueue([NewJob](repeating: job, count: shares[0])) }
+            let (enqueued, failure) = await withTaskGroup(of: Result<Int, any Error>.self) { group in
+                for (share, database) in zip(shares, connections) {
+                    group.addTask {
+                        do { return .success(try await database.enqueue([NewJob](repeating: job, count: share))) } catch { return .failure(error) }
+                    }
+                }
+                var (enqueued, failure): (Int, (any Error)?) = (0, nil)
+                for await result in group {
+                    switch result {
+                    case .success(let count): enqueued += count
+                    case .failure(let error): failure = failure ?? error
+                    }
+                }
+                return (enqueued, failure)
+            }
+            if let failure {
+                throw CLIError("a COPY stream failed (\(failure)); the other streams enqueued \(enqueued) jobs", exitCode: ExitCodes.unavailable)
+            }
+            return enqueued
         }
 
         struct EnqueueResult: Encodable {

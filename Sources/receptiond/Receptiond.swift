@@ -75,8 +75,11 @@ struct Receptiond: AsyncParsableCommand {
     @Option(name: .customLong("poll-interval"), help: ArgumentHelp("How often to look for ready jobs when no notification came: scheduled jobs and retries.", valueName: "duration"))
     var pollInterval = "1s"
 
-    @Option(help: ArgumentHelp("Delete finished jobs older than this; 'off' keeps them.", valueName: "duration"))
+    @Option(help: ArgumentHelp("Delete finished jobs older than this (a periodic prune-jobs job, see --prune-schedule); 'off' keeps them.", valueName: "duration"))
     var retention = "7d"
+
+    @Option(name: .customLong("prune-schedule"), help: ArgumentHelp("When retention's prune-jobs job runs, enqueued once per slot however many daemons run: 'every hour', 'every 15m', 'every day at 03:00 Europe/Stockholm', 'every sunday at 04:00 Europe/Stockholm'.", valueName: "schedule"))
+    var pruneSchedule = "every hour"
 
     @Option(name: .customLong("log-level"), help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
     var logLevel = "info"
@@ -109,6 +112,11 @@ struct Receptiond: AsyncParsableCommand {
         guard retention == "off" || DurationText.parse(retention) != nil else {
             throw ValidationError("--retention: a duration (7d, 12h) or 'off'")
         }
+        do {
+            _ = try Schedule.parse(pruneSchedule)
+        } catch {
+            throw ValidationError("--prune-schedule: \(error.problem)")
+        }
         for queue in queues where !NewJob.isValidQueueName(queue) {
             throw ValidationError("--queue: \(NewJob.queueNameRule)")
         }
@@ -138,6 +146,7 @@ struct Receptiond: AsyncParsableCommand {
         configuration.jobTimeout = DurationText.parse(jobTimeout)!
         configuration.pollInterval = DurationText.parse(pollInterval)!
         configuration.retention = retention == "off" ? nil : DurationText.parse(retention)
+        configuration.pruneSchedule = try Schedule.parse(pruneSchedule)
 
         let worker = JobWorker(configuration: configuration, registry: registry(), logger: logger)
         var group = ServiceGroupConfiguration(

@@ -31,7 +31,7 @@ struct ClaimOrderTests {
             registry.register(RecordJob(log: log))
             try await QueueTest.drain(url, registry) { $0.concurrency = 1 }
             #expect(log.ids == order)
-            #expect(try await QueueTest.count(connection, "SELECT count(*) FROM jobs WHERE state = 'available'") == 1)
+            #expect(try await QueueTest.count(connection, "SELECT count(*) FROM jobs WHERE state = 'scheduled'") == 1)
         }
     }
 

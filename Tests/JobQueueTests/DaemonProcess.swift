@@ -95,9 +95,12 @@ struct SpawnFailed: Error, CustomStringConvertible {
 final class DaemonProcess: Sendable {
     let child: ChildProcess
 
+    /// Without retention unless asked (its periodic prune-jobs job would be among the jobs
+    /// the tests count; MaintenanceTests tests it).
     init(url: String, _ arguments: [String]) throws {
+        let retention = arguments.contains("--retention") ? [] : ["--retention", "off"]
         child = try ChildProcess(try TestDatabase.executable("receptiond"),
-            ["--database-url", url, "--testing-kinds", "--log-level", "info", "--poll-interval", "100ms"] + arguments)
+            ["--database-url", url, "--testing-kinds", "--log-level", "info", "--poll-interval", "100ms"] + retention + arguments)
     }
 
     var pid: Int32 { child.pid }

@@ -33,6 +33,10 @@ enum QueueTest {
     static func configuration(_ url: String, _ configure: (inout JobWorkerConfiguration) -> Void = { _ in }) -> JobWorkerConfiguration {
         var configuration = JobWorkerConfiguration(conninfo: url)
         configuration.pollInterval = .milliseconds(50)
+        // Retries 10 ms apart wait for staging: stage often.
+        configuration.stageInterval = .milliseconds(50)
+        // No periodic prune job among the jobs a test counts (MaintenanceTests has its own).
+        configuration.retention = nil
         configuration.retryPolicy = .exponentialJitter(base: .milliseconds(10), maximum: .milliseconds(100), jitter: 0.2)
         configuration.gracePeriod = .seconds(5)
         configuration.applicationName = "jobqueue-tests"

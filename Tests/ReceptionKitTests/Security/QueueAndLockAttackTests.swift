@@ -156,4 +156,44 @@ struct QueueAndLockAttackTests {
             }
         }
     }
+
+    /// The queue's maintenance: leadership, staging and periodic slots are the workers' alone
+    /// (a login without a role cannot even connect: RoleBoundaryTests),
+    /// and even a worker stages only what is due and cannot unseat another daemon.
+    @Test func maintenanceCannotBeSilencedHijackedOrRushed() async throws {
+        try await SecurityGround.with { ground in
+            try await Self.withSecondWorker(ground) { second, _ in
+                let worker = try await ground.logins.connect(.worker)
+                for role: TestLogins.Role in [.officer, .auditor] {
+                    let connection = try await ground.logins.connect(role)
+                    await expectRefused("SELECT jobs_lead('me', 3600000)", on: connection, .insufficientPrivilege)
+                    await expectRefused("SELECT jobs_stage(100)", on: connection, .insufficientPrivilege)
+                    await expectRefused("SELECT jobs_resign('x')", on: connection, .insufficientPrivilege)
+                    await expectRefused("DELETE FROM job_leader", on: connection, .insufficientPrivilege)
+                    await expectRefused("INSERT INTO job_periodic (name, schedule, last_slot) VALUES ('prune-jobs', 'every hour', 'infinity')",
+                                        on: connection, .insufficientPrivilege)
+                }
+                // The leader is a session; a second worker login neither takes its place,
+                // writes the table, nor resigns it under its name.
+                #expect(try await worker.query("SELECT jobs_lead('daemon-a', 60000) AS l")[0].decode("l", as: Bool.self))
+                #expect(try await second.query("SELECT jobs_lead('daemon-a', 60000) AS l")[0].decode("l", as: Bool.self) == false)
+                #expect(try await second.query("SELECT jobs_resign('daemon-a') AS r")[0].decode("r", as: Bool.self) == false)
+                await expectRefused("UPDATE job_leader SET expires_at = now() - interval '1 hour'", on: second, .insufficientPrivilege)
+                await expectRefused("DELETE FROM job_leader", on: second, .insufficientPrivilege)
+                await expectRefused("SELECT jobs_lead('daemon-b', 1e12::bigint)", on: second, .invalidParameterValue)
+                #expect(try await ground.admin.query("SELECT worker FROM job_leader")[0].decode("worker", as: String.self) == "daemon-a")
+                // Staging moves only what is due; claiming a scheduled job early is refused.
+                try await worker.execute("INSERT INTO jobs (kind, run_at) VALUES ('noop', now() + interval '1 day')")
+                let scheduled: Int = try await ground.admin.query("SELECT max(id) AS id FROM jobs WHERE state = 'scheduled'")[0].decode("id")
+                _ = try await second.query("SELECT jobs_stage(100000)")
+                #expect(try await ground.admin.query("SELECT state FROM jobs WHERE id = \(scheduled)")[0].decode("state", as: String.self) == "scheduled")
+                await expectRefused("""
+                    UPDATE jobs SET state = 'running', attempt = attempt + 1, claimed_by = session_user, lease_owner = 'x',
+                           lease_expires_at = now() + interval '1 minute'
+                    WHERE id = \(scheduled)
+                    """, on: second, .insufficientPrivilege)
+                await expectRefused("UPDATE jobs SET state = 'available' WHERE id = \(scheduled)", on: second, .insufficientPrivilege)
+            }
+        }
+    }
 }
