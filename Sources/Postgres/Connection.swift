@@ -7,8 +7,10 @@ import Logging
 ///
 /// Every libpq call runs on the connection's own serial dispatch queue (an overcommitting
 /// queue with a thread of its own when busy), never on Swift's cooperative thread pool, so a
-/// slow query or a long LISTEN wait blocks no other task. A connection is used by one task at
-/// a time — hand it around, or lend it out from a `ConnectionPool` — as libpq requires.
+/// slow query or a long LISTEN wait blocks no other task. A connection serves one task at a
+/// time, as libpq requires: a statement, a COPY or a whole transaction holds it, and another
+/// task that wants it meanwhile waits (`ConnectionOwnership`); hand it around, or lend it out
+/// from a `ConnectionPool`, for work to run side by side.
 public final class Connection: @unchecked Sendable {
     // Written once in `connect`, then touched only from `queue`, except the thread-safe
     // PQcancel handle and the wake-up pipe.
@@ -17,6 +19,7 @@ public final class Connection: @unchecked Sendable {
     private let queue: DispatchQueue
     private let wakeRead: Int32
     private let wakeWrite: Int32
+    private let ownership = ConnectionOwnership()
     public let logger: Logger
 
     /// The server process serving this connection (for `pg_terminate_backend` and logs).
@@ -166,6 +169,15 @@ public final class Connection: @unchecked Sendable {
     /// Runs libpq work on the connection's queue. Cancelling the task asks the server to cancel
     /// the statement in flight (PQcancel is thread-safe), which then fails with `queryCanceled`.
     func onConnectionQueue<T: Sendable>(_ work: @escaping @Sendable (OpaquePointer) throws -> T) async throws -> T {
+        try await owned { try await self.onQueue(work) }
+    }
+
+    /// Runs `body` while the current task holds this connection (at once if it does already).
+    func owned<T>(_ body: () async throws -> T) async throws -> T {
+        try await ownership.run(for: ObjectIdentifier(self), body)
+    }
+
+    private func onQueue<T: Sendable>(_ work: @escaping @Sendable (OpaquePointer) throws -> T) async throws -> T {
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 queue.async {

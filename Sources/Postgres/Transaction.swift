@@ -22,6 +22,13 @@ extension Connection {
         maxAttempts: Int = 5,
         _ body: (Connection) async throws -> T
     ) async throws -> T {
+        // The whole transaction holds the connection: another task's statements wait outside it.
+        try await owned { try await transaction(isolation: isolation, readOnly: readOnly, maxAttempts: maxAttempts, body) }
+    }
+
+    private func transaction<T>(
+        isolation: IsolationLevel, readOnly: Bool, maxAttempts: Int, _ body: (Connection) async throws -> T
+    ) async throws -> T {
         if transactionStatus != PQTRANS_IDLE {
             return try await withSavepoint(body)
         }

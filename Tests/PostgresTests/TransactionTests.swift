@@ -71,6 +71,42 @@ struct TransactionTests {
         }
     }
 
+    /// Two tasks that share one connection by mistake: each transaction runs whole, the other
+    /// task's statements wait outside it, so one's rollback never takes the other's rows and
+    /// no BEGIN lands inside a transaction already open.
+    @Test func twoTasksOnOneConnectionTakeTurnsTransactionByTransaction() async throws {
+        try await TestDatabase.withEmptyDatabase { url in
+            let shared = try await Connection.connect(url)
+            try await shared.executeScript("CREATE TABLE marks (task text NOT NULL, n int NOT NULL)")
+            struct Refused: Error {}
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for task in ["kept", "rolled-back"] {
+                    group.addTask {
+                        for round in 0..<20 {
+                            do {
+                                try await shared.withTransaction { transaction in
+                                    try await transaction.execute("INSERT INTO marks VALUES (\(task), \(round))")
+                                    try await Task.sleep(for: .milliseconds(2))
+                                    try await transaction.execute("INSERT INTO marks VALUES (\(task), \(round))")
+                                    if task == "rolled-back" { throw Refused() }
+                                }
+                            } catch is Refused {}
+                        }
+                    }
+                    group.addTask {
+                        // Single statements between them wait their turn too.
+                        for _ in 0..<20 { _ = try await shared.query("SELECT count(*) FROM marks") }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let rows = try await shared.query("SELECT task, count(*) AS n FROM marks GROUP BY task")
+            #expect(rows.count == 1)
+            #expect(try rows[0].decode("task", as: String.self) == "kept")
+            #expect(try rows[0].decode("n", as: Int.self) == 40)
+        }
+    }
+
     actor Attempts {
         var count = 0
         func next() -> Int { count += 1; return count }
