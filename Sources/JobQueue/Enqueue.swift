@@ -19,10 +19,7 @@ extension Connection {
         for _ in 0..<5 {
             let inserted = try await query(JobStatements.insertUnique(job))
             if let row = inserted.first { return EnqueuedJob(id: try row.decode("id"), inserted: true) }
-            let existing = try await query("""
-                SELECT id FROM jobs
-                WHERE unique_key = \(key) AND state IN ('scheduled', 'available', 'retryable', 'running')
-                """)
+            let existing = try await query(JobStatements.holder(ofUniqueKey: key))
             if let row = existing.first { return EnqueuedJob(id: try row.decode("id"), inserted: false) }
         }
         throw JobQueueError.uniqueKeyContention

@@ -11,25 +11,12 @@ public struct JobAdmin: Sendable {
 
     /// The newest jobs first, filtered by state, kind and queue when given.
     public func list(state: JobState? = nil, kind: String? = nil, queue: String? = nil, limit: Int = 50) async throws -> [JobRecord] {
-        try await connection.query("""
-            SELECT id, queue, kind, args::text AS args, priority, run_at, state, attempt, max_attempts,
-                   errors::text AS errors, lease_owner, lease_expires_at, unique_key, created_at, attempted_at, finished_at
-            FROM jobs
-            WHERE (\(state)::text IS NULL OR state = \(state)::text)
-              AND (\(kind)::text IS NULL OR kind = \(kind)::text)
-              AND (\(queue)::text IS NULL OR queue = \(queue)::text)
-            ORDER BY id DESC
-            LIMIT \(limit)
-            """).map(JobRecord.init(row:))
+        try await connection.query(JobStatements.list(state: state, kind: kind, queue: queue, limit: limit)).map(JobRecord.init(row:))
     }
 
     /// One job with its error history, or nil.
     public func job(_ id: Int64) async throws -> JobRecord? {
-        try await connection.query("""
-            SELECT id, queue, kind, args::text AS args, priority, run_at, state, attempt, max_attempts,
-                   errors::text AS errors, lease_owner, lease_expires_at, unique_key, created_at, attempted_at, finished_at
-            FROM jobs WHERE id = \(id)
-            """).first.map(JobRecord.init(row:))
+        try await connection.query(JobStatements.job(id, locked: false)).first.map(JobRecord.init(row:))
     }
 
     /// Makes a job ready to run now. A discarded job gets one more attempt; its history stays.
@@ -38,11 +25,7 @@ public struct JobAdmin: Sendable {
         try await connection.withTransaction { transaction in
             guard let job = try await JobAdmin(transaction).lockedJob(id) else { return nil }
             guard job.state != .running else { throw JobQueueError.notAllowed(jobID: id, state: job.state, action: "retry") }
-            try await transaction.execute("""
-                UPDATE jobs SET state = 'available', run_at = now(), finished_at = NULL, lease_expires_at = NULL,
-                    max_attempts = greatest(max_attempts, attempt + 1)
-                WHERE id = \(id)
-                """)
+            try await transaction.execute(JobStatements.retry(id))
             try await transaction.execute(JobStatements.notify(queues: [job.queue]))
             return try await JobAdmin(transaction).job(id)
         }
@@ -58,40 +41,34 @@ public struct JobAdmin: Sendable {
             do {
                 // A heartbeat, claim or completion holds the row for milliseconds; a handler
                 // committing its result, for as long as its transaction lasts.
-                try await transaction.execute("SET LOCAL lock_timeout = '2s'")
+                try await transaction.execute(JobStatements.cancelLockTimeout)
                 job = try await JobAdmin(transaction).lockedJob(id)
             } catch let error as PostgresError where error.sqlState == .lockNotAvailable {
                 throw JobQueueError.busy(jobID: id)
             }
             guard let job else { return nil }
             guard !job.state.isFinished else { throw JobQueueError.notAllowed(jobID: id, state: job.state, action: "cancel") }
-            try await transaction.execute("""
-                UPDATE jobs SET state = 'cancelled', finished_at = now(), lease_expires_at = NULL WHERE id = \(id)
-                """)
+            try await transaction.execute(JobStatements.cancel(id))
             return try await JobAdmin(transaction).job(id)
         }
     }
 
     private func lockedJob(_ id: Int64) async throws -> JobRecord? {
-        try await connection.query("""
-            SELECT id, queue, kind, args::text AS args, priority, run_at, state, attempt, max_attempts,
-                   errors::text AS errors, lease_owner, lease_expires_at, unique_key, created_at, attempted_at, finished_at
-            FROM jobs WHERE id = \(id) FOR UPDATE
-            """).first.map(JobRecord.init(row:))
+        try await connection.query(JobStatements.job(id, locked: true)).first.map(JobRecord.init(row:))
     }
 
     /// Stops daemons from claiming jobs of the queue (running ones go on). False if it was
     /// already paused.
     @discardableResult
     public func pause(queue: String) async throws -> Bool {
-        return try await connection.execute("INSERT INTO job_queue_pauses (queue) VALUES (\(queue)) ON CONFLICT (queue) DO NOTHING") == 1
+        return try await connection.execute(JobStatements.pause(queue: queue)) == 1
     }
 
     /// Lets daemons claim from the queue again, and wakes them. False if it was not paused.
     @discardableResult
     public func resume(queue: String) async throws -> Bool {
         try await connection.withTransaction { transaction in
-            let resumed = try await transaction.execute("DELETE FROM job_queue_pauses WHERE queue = \(queue)") == 1
+            let resumed = try await transaction.execute(JobStatements.resume(queue: queue)) == 1
             if resumed { try await transaction.execute(JobStatements.notify(queues: [queue])) }
             return resumed
         }
@@ -104,12 +81,7 @@ public struct JobAdmin: Sendable {
 
     /// Counts per queue and state, and how long the oldest ready job has waited.
     public func stats() async throws -> [QueueStats] {
-        let rows = try await connection.query("""
-            SELECT queue, state, count(*) AS jobs,
-                   extract(epoch FROM now() - min(run_at) FILTER (
-                       WHERE state IN ('scheduled', 'available', 'retryable') AND run_at <= now()))::float8 AS oldest_ready_seconds
-            FROM jobs GROUP BY queue, state ORDER BY queue, state
-            """)
+        let rows = try await connection.query(JobStatements.stats)
         var byQueue: [String: QueueStats] = [:]
         for row in rows {
             let queue = try row.decode("queue", as: String.self)

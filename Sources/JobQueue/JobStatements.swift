@@ -1,8 +1,8 @@
 import Foundation
 import Postgres
 
-/// Every statement the queue's worker runs, in one place (the operators' statements are in
-/// `JobAdmin`). Each completion checks that the job is still
+/// Every statement the queue runs — the worker's, the elected daemon's and the operators'
+/// (`JobAdmin`, `QueueHealth`) — in one place. Each completion checks that the job is still
 /// running under the caller's lease, so a worker that lost a job can never complete it twice.
 enum JobStatements {
     /// The channel that INSERTs on `jobs` notify, the queue as payload (sql/010_jobs_control.sql),
@@ -288,6 +288,96 @@ enum JobStatements {
     static func recordPeriodicJob(name: String, jobID: Int64) -> Query {
         "UPDATE job_periodic SET last_job_id = \(jobID) WHERE name = \(name)"
     }
+
+
+    // MARK: Operators (JobAdmin, QueueHealth)
+
+    static let recordColumns: Query = """
+        id, queue, kind, args::text AS args, priority, run_at, state, attempt, max_attempts,
+        errors::text AS errors, lease_owner, lease_expires_at, unique_key, created_at, attempted_at, finished_at
+        """
+
+    static let isMigrated: Query = "SELECT to_regclass('jobs') IS NOT NULL AS present"
+
+    /// The queued or running job that holds a unique key.
+    static func holder(ofUniqueKey key: String) -> Query {
+        """
+        SELECT id FROM jobs
+        WHERE unique_key = \(key) AND state IN ('scheduled', 'available', 'retryable', 'running')
+        """
+    }
+
+    static func list(state: JobState?, kind: String?, queue: String?, limit: Int) -> Query {
+        """
+        SELECT \(fragment: recordColumns)
+        FROM jobs
+        WHERE (\(state)::text IS NULL OR state = \(state)::text)
+          AND (\(kind)::text IS NULL OR kind = \(kind)::text)
+          AND (\(queue)::text IS NULL OR queue = \(queue)::text)
+        ORDER BY id DESC
+        LIMIT \(limit)
+        """
+    }
+
+    static func job(_ id: Int64, locked: Bool) -> Query {
+        locked ? "SELECT \(fragment: recordColumns) FROM jobs WHERE id = \(id) FOR UPDATE"
+               : "SELECT \(fragment: recordColumns) FROM jobs WHERE id = \(id)"
+    }
+
+    /// Ready to run now; a discarded job gets one more attempt, its history kept.
+    static func retry(_ id: Int64) -> Query {
+        """
+        UPDATE jobs SET state = 'available', run_at = now(), finished_at = NULL, lease_expires_at = NULL,
+            max_attempts = greatest(max_attempts, attempt + 1)
+        WHERE id = \(id)
+        """
+    }
+
+    /// An operator's cancel waits this long for a job's row, then says the job is busy.
+    static let cancelLockTimeout: Query = "SET LOCAL lock_timeout = '2s'"
+
+    static func cancel(_ id: Int64) -> Query {
+        "UPDATE jobs SET state = 'cancelled', finished_at = now(), lease_expires_at = NULL WHERE id = \(id)"
+    }
+
+    static func pause(queue: String) -> Query {
+        "INSERT INTO job_queue_pauses (queue) VALUES (\(queue)) ON CONFLICT (queue) DO NOTHING"
+    }
+
+    static func resume(queue: String) -> Query {
+        "DELETE FROM job_queue_pauses WHERE queue = \(queue)"
+    }
+
+    /// Per queue and state: how many, and how long the oldest due job has waited (staged or not).
+    static let stats: Query = """
+        SELECT queue, state, count(*) AS jobs,
+               extract(epoch FROM now() - min(run_at) FILTER (
+                   WHERE state IN ('scheduled', 'available', 'retryable') AND run_at <= now()))::float8 AS oldest_ready_seconds
+        FROM jobs GROUP BY queue, state ORDER BY queue, state
+        """
+
+    static let workers: Query = """
+        SELECT id, login, queues, concurrency, running,
+               extract(epoch FROM now() - heartbeat_at)::float8 AS age,
+               heartbeat_at >= now() - lease_ms * interval '1 millisecond' AS alive
+        FROM job_workers ORDER BY id
+        """
+
+    static let pausedQueues: Query = "SELECT queue FROM job_queue_pauses ORDER BY queue"
+
+    /// How long the oldest due job of a queue that is not paused has waited.
+    static let oldestDue: Query = """
+        SELECT extract(epoch FROM now() - min(run_at))::float8 AS seconds FROM jobs
+        WHERE state IN ('scheduled', 'available', 'retryable') AND run_at <= now()
+          AND queue NOT IN (SELECT queue FROM job_queue_pauses)
+        """
+
+    /// The maintenance leader, if its session lives and its term runs.
+    static let leader: Query = """
+        SELECT l.worker FROM job_leader l
+        WHERE l.expires_at >= now()
+          AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = l.pid AND a.backend_start = l.backend_start)
+        """
 
     // MARK: Retention
 

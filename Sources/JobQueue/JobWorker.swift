@@ -100,7 +100,7 @@ final class WorkerRuntime: Sendable {
         // shutdown too, not only the loops.
         let present = try await cancelWhenGracefulShutdown {
             try await self.claimDatabase.run(giveUpAfter: self.configuration.startupRetryBudget) { connection in
-                try await connection.query("SELECT to_regclass('jobs') IS NOT NULL AS present")[0].decode("present", as: Bool.self)
+                try await connection.query(JobStatements.isMigrated)[0].decode("present", as: Bool.self)
             }
         }
         guard present else { throw JobQueueError.notMigrated }

@@ -74,7 +74,7 @@ public struct JobWorkerConfiguration: Sendable {
     /// Names this worker in leases and logs; unique per process.
     public var workerID: String = JobWorkerConfiguration.makeWorkerID()
     /// Shown in pg_stat_activity.
-    public var applicationName = "receptiond"
+    public var applicationName = "jobqueue-worker"
 
     public init(conninfo: String? = nil) {
         self.conninfo = conninfo

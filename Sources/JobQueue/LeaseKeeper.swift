@@ -83,7 +83,7 @@ struct LeaseKeeper: Sendable {
             try await database.run { connection in _ = try await connection.execute(presence) }
         } catch {
             if !Task.isCancelled {
-                logger.warning("could not report this daemon's presence (reception jobs health will miss it)", metadata: ["error": "\(error)"])
+                logger.warning("could not report this daemon's presence (a health check will miss it)", metadata: ["error": "\(error)"])
             }
         }
     }

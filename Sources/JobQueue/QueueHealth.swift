@@ -62,30 +62,17 @@ public struct QueueHealth: Sendable, Codable, Equatable {
     }
 
     static func read(maximumWait: Duration, on connection: Connection) async throws -> QueueHealth {
-        let workerRows = try await connection.query("""
-            SELECT id, login, queues, concurrency, running,
-                   extract(epoch FROM now() - heartbeat_at)::float8 AS age,
-                   heartbeat_at >= now() - lease_ms * interval '1 millisecond' AS alive
-            FROM job_workers ORDER BY id
-            """)
+        let workerRows = try await connection.query(JobStatements.workers)
         let workers = try workerRows.map { row in
             Worker(id: try row.decode("id"), login: try row.decode("login"), queues: try row.decode("queues"),
                    concurrency: try row.decode("concurrency", as: Int.self), running: try row.decode("running", as: Int.self),
                    secondsSinceHeartbeat: try row.decode("age"), alive: try row.decode("alive"))
         }
-        let paused = try await connection.query("SELECT queue FROM job_queue_pauses ORDER BY queue")
+        let paused = try await connection.query(JobStatements.pausedQueues)
             .map { try $0.decode("queue", as: String.self) }
-        let oldest = try await connection.query("""
-            SELECT extract(epoch FROM now() - min(run_at))::float8 AS seconds FROM jobs
-            WHERE state IN ('scheduled', 'available', 'retryable') AND run_at <= now()
-              AND queue NOT IN (SELECT queue FROM job_queue_pauses)
-            """)[0].decode("seconds", as: Double?.self)
+        let oldest = try await connection.query(JobStatements.oldestDue)[0].decode("seconds", as: Double?.self)
         // A leader whose session ended or whose term ran out leads no more.
-        let leader = try await connection.query("""
-            SELECT l.worker FROM job_leader l
-            WHERE l.expires_at >= now()
-              AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = l.pid AND a.backend_start = l.backend_start)
-            """).first?.decode("worker", as: String.self)
+        let leader = try await connection.query(JobStatements.leader).first?.decode("worker", as: String.self)
         var problems: [String] = []
         if !workers.contains(where: \.alive) {
             problems.append(workers.isEmpty ? "no daemon is running (none has ever reported, or all stopped)"

@@ -73,10 +73,7 @@ public final class Connection: @unchecked Sendable {
                 guard PQstatus(connection) == CONNECTION_OK else {
                     // libpq quotes a connection string it cannot parse, password and all: never
                     // let that reach a log or a terminal.
-                    var reason = Connection.errorMessage(connection)
-                    if let conninfo, !conninfo.isEmpty, reason.contains(conninfo) {
-                        reason = reason.replacingOccurrences(of: conninfo, with: "<the connection string>")
-                    }
+                    let reason = Connection.redacted(Connection.errorMessage(connection), conninfo: conninfo)
                     PQfinish(connection)
                     continuation.resume(throwing: PostgresError.connectionFailed(reason: reason))
                     return
@@ -200,6 +197,17 @@ public final class Connection: @unchecked Sendable {
     }
 
     // MARK: libpq helpers (called on the queue)
+
+    /// A connection error without what it quoted of the connection string: libpq quotes a
+    /// string it cannot parse whole, and an option's bad value (`invalid sslmode value:
+    /// "require&password=..."`), either of which may hold a password.
+    static func redacted(_ reason: String, conninfo: String?) -> String {
+        var reason = reason
+        if let conninfo, !conninfo.isEmpty, reason.contains(conninfo) {
+            reason = reason.replacingOccurrences(of: conninfo, with: "<the connection string>")
+        }
+        return reason.replacingOccurrences(of: #"value: "[^"]*""#, with: "value: (not shown)", options: .regularExpression)
+    }
 
     static func errorMessage(_ connection: OpaquePointer) -> String {
         guard let message = PQerrorMessage(connection) else { return "unknown error" }

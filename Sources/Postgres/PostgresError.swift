@@ -55,8 +55,11 @@ public enum PostgresError: Error, Sendable, CustomStringConvertible {
             "does not exist",                   // database "x" / role "x" does not exist
             "password authentication failed", "authentication failed for user",
             "no pg_hba.conf entry", "permission denied for database", "is not permitted to log in",
-            "invalid connection option", "missing \"=\" after", "invalid uri", "invalid sslmode value",
             "fe_sendauth: no password supplied",
+            // libpq could not read the connection string: retrying cannot help.
+            "invalid connection option", "missing \"=\" after", "invalid uri", "value: ",
+            "invalid integer value", "invalid port number", "could not match", "unterminated quoted string",
+            "invalid percent-encoded token", "unexpected spaces found", "extra key/value separator",
         ]
         return markers.contains { text.contains($0) }
     }

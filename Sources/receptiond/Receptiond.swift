@@ -133,6 +133,7 @@ struct Receptiond: AsyncParsableCommand {
         let logger = Logger(label: "receptiond")
 
         var configuration = JobWorkerConfiguration(conninfo: DatabaseURL.resolve(databaseURL))
+        configuration.applicationName = "receptiond"  // in pg_stat_activity
         configuration.queues = queues.isEmpty ? [NewJob.defaultQueue] : queues
         configuration.concurrency = concurrency
         configuration.prefetch = prefetch

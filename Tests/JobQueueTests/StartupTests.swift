@@ -23,6 +23,17 @@ struct StartupTests {
         #expect(daemon.log.contains("--database-url"))
     }
 
+    /// A connection string libpq cannot read is a configuration error, and the value it could
+    /// not read (here with a password glued to it) is not repeated in the log.
+    @Test func anUnreadableConnectionStringExits78WithoutItsValue() async throws {
+        let daemon = try DaemonProcess(url: "host=/nonexistent dbname=reception target_session_attrs=read-write&password=hunter2", [])
+        let status = await daemon.waitForExit(timeout: .seconds(20))
+        #expect(status == 78, "\(daemon.log)")
+        #expect(daemon.log.contains("target_session_attrs"))
+        #expect(!daemon.log.contains("hunter2"))
+        #expect(!daemon.log.contains("reconnecting"))
+    }
+
     /// An unmigrated database is a configuration error too.
     @Test func anUnmigratedDatabaseExits78() async throws {
         try await TestDatabase.withEmptyDatabase { url in
