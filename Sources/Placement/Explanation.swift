@@ -1,8 +1,13 @@
 /// Reasons for the officer who signs: why each household goes where it goes, what the runner-up
 /// was, and for each unplaced household the capacity that ran out. Wording is plain English and
 /// computed from the final placement (capacity left after everyone else was placed).
+///
+/// With a look-ahead (`kept`, from ``LookAhead``), `problem` and `state` hold the current cases
+/// only, so capacity left in `state` is capacity the joint solve keeps for expected arrivals:
+/// a household that would fit there, or that the solve without the forecast places, is told so.
 enum Explanation {
-    static func assignments(_ instance: PlacementInstance, _ problem: Problem, _ state: State) -> ([PlacementResult.Assignment], [PlacementResult.Unplaced]) {
+    static func assignments(_ instance: PlacementInstance, _ problem: Problem, _ state: State,
+                            kept: LookAhead.Kept? = nil) -> ([PlacementResult.Assignment], [PlacementResult.Unplaced]) {
         var assignments: [PlacementResult.Assignment] = []
         var unplaced: [PlacementResult.Unplaced] = []
         assignments.reserveCapacity(problem.caseCount)
@@ -10,14 +15,15 @@ enum Explanation {
             let household = instance.cases[c]
             let p = state.pairOf[c]
             if p < 0 {
-                unplaced.append(.init(caseID: household.id, reason: whyUnplaced(c, instance, problem, state)))
+                let reason = kept.flatMap { keptFor(c, instance, problem, state, $0) } ?? whyUnplaced(c, instance, problem, state)
+                unplaced.append(.init(caseID: household.id, reason: reason))
                 continue
             }
             let m = Int(problem.pairMuni[p])
             let muni = instance.municipalities[m]
             assignments.append(.init(caseID: household.id, municipality: muni.code, score: problem.pairScore[p],
                                      reasons: reasons(household, muni, instance.weights),
-                                     nextBest: nextBest(c, p, instance, problem, state)))
+                                     nextBest: nextBest(c, p, instance, problem, state, lookingAhead: kept != nil)))
         }
         return (assignments, unplaced)
     }
@@ -44,7 +50,8 @@ enum Explanation {
         return out
     }
 
-    static func nextBest(_ c: Int, _ p: Int, _ instance: PlacementInstance, _ problem: Problem, _ state: State) -> PlacementResult.NextBest? {
+    static func nextBest(_ c: Int, _ p: Int, _ instance: PlacementInstance, _ problem: Problem, _ state: State,
+                         lookingAhead: Bool = false) -> PlacementResult.NextBest? {
         let t = Int(problem.caseType[c])
         let m0 = Int(problem.pairMuni[p])
         var best = -1, bestFits = false
@@ -63,7 +70,9 @@ enum Explanation {
         var reason: String?
         if difference < 0 {
             let short = shortDimensions(t, m, problem, state)
-            if short.isEmpty {
+            if short.isEmpty && lookingAhead {
+                reason = "its room there is kept for expected arrivals who need it more"
+            } else if short.isEmpty {
                 reason = "moving there would cost other households more than it gains"
             } else {
                 reason = "no " + short.map { problem.dimNames[$0].replacingUnderscores }.joined(separator: " or ")
@@ -84,6 +93,33 @@ enum Explanation {
             if problem.typeAmounts[i] > state.remaining[m * K + d] { out.append(d) }
         }
         return out
+    }
+
+    /// Why current case c waits because of the look-ahead, or nil when the look-ahead is not the
+    /// reason: it would fit with the capacity left after the current placements (so the joint
+    /// solve keeps that capacity for the forecast), or the solve without the forecast places it.
+    static func keptFor(_ c: Int, _ instance: PlacementInstance, _ problem: Problem, _ state: State, _ kept: LookAhead.Kept) -> String? {
+        let t = Int(problem.caseType[c])
+        var fit = -1
+        var others = 0
+        for p in problem.pairStart[c]..<problem.pairStart[c + 1] where state.fits(type: t, in: Int(problem.pairMuni[p])) {
+            if fit < 0 || problem.pairScore[p] > problem.pairScore[fit] { fit = p }
+            others += 1
+        }
+        let prefix = "capacity kept for expected arrivals who need it more"
+        if fit >= 0 {
+            let m = Int(problem.pairMuni[fit])
+            let place = label(instance.municipalities[m]) + (others > 1 ? " and \(others - 1) more" : "")
+            let expected = kept.forecastPlaced[m]
+            return "\(prefix) (there is room for it now in \(place); the look-ahead expects "
+                + (expected == 1 ? "1 later household" : "\(expected) later households") + " in \(label(instance.municipalities[m])))"
+        }
+        let m = kept.withoutForecast[c]
+        if m >= 0 {
+            return "\(prefix) (without the forecast it would go to \(label(instance.municipalities[m])), "
+                + "whose room now goes to households that leave more for later arrivals)"
+        }
+        return nil
     }
 
     static func whyUnplaced(_ c: Int, _ instance: PlacementInstance, _ problem: Problem, _ state: State) -> String {

@@ -8,20 +8,31 @@ public struct PlacementInstance: Sendable, Equatable {
     /// Score weights; a weight absent from the JSON is 0.
     public struct Weights: Sendable, Equatable {
         public var placed: Int
+        /// JSON `placed_person`: added once per member of a placed household, for a cooperation
+        /// that counts its quota in persons rather than households.
+        public var placedPerson: Int
         public var waitingDay: Int
         public var familyTies: Int
         public var language: Int
         public var occupation: Int
         public var preference: Int
 
-        public init(placed: Int = 0, waitingDay: Int = 0, familyTies: Int = 0,
+        public init(placed: Int = 0, placedPerson: Int = 0, waitingDay: Int = 0, familyTies: Int = 0,
                     language: Int = 0, occupation: Int = 0, preference: Int = 0) {
             self.placed = placed
+            self.placedPerson = placedPerson
             self.waitingDay = waitingDay
             self.familyTies = familyTies
             self.language = language
             self.occupation = occupation
             self.preference = preference
+        }
+
+        /// What placing `household` is worth wherever it goes: `placed + placed_person ×
+        /// |members| + waiting_day × waiting_days` (FORMAT.md "Score"; the municipality's terms
+        /// come on top).
+        public func base(of household: Case) -> Int {
+            placed + placedPerson * household.members.count + waitingDay * household.waitingDays
         }
 
         /// The weights of the FORMAT.md example.
@@ -108,11 +119,15 @@ public struct PlacementInstance: Sendable, Equatable {
     public var weights: Weights
     public var municipalities: [Municipality]
     public var cases: [Case]
+    /// Households expected to arrive later in the same period (FORMAT.md "Look-ahead"), in the
+    /// shape of cases: a sample, never placed, only used to keep capacity for them.
+    public var forecast: [Case]
 
-    public init(weights: Weights = .standard, municipalities: [Municipality], cases: [Case]) {
+    public init(weights: Weights = .standard, municipalities: [Municipality], cases: [Case], forecast: [Case] = []) {
         self.weights = weights
         self.municipalities = municipalities
         self.cases = cases
+        self.forecast = forecast
     }
 }
 
@@ -141,8 +156,9 @@ enum InstanceLimits {
 }
 
 extension PlacementInstance {
-    /// Checks the rules of FORMAT.md that the type system does not: unique ids and codes, ages
-    /// 0–120, non-empty households, needs ≥ 1, capacities ≥ 0, waiting days ≥ 0, and sane magnitudes.
+    /// Checks the rules of FORMAT.md that the type system does not: unique ids (across cases and
+    /// forecast) and codes, ages 0–120, non-empty households, needs ≥ 1, capacities ≥ 0, waiting
+    /// days ≥ 0, and sane magnitudes.
     /// ``decode(from:)`` calls this; the daemon should call it on instances it builds itself.
     /// The solver never traps on an invalid instance, but its result is then only as good as the data.
     public func validate() throws(InstanceError) {
@@ -150,7 +166,7 @@ extension PlacementInstance {
             if !ok { throw InstanceError(path: path(), message: message()) }
         }
         let w = weights
-        for (key, value) in [("placed", w.placed), ("waiting_day", w.waitingDay),
+        for (key, value) in [("placed", w.placed), ("placed_person", w.placedPerson), ("waiting_day", w.waitingDay),
                              ("family_ties", w.familyTies), ("language", w.language),
                              ("occupation", w.occupation), ("preference", w.preference)] {
             try check(abs(value) <= InstanceLimits.maxWeight, "weights.\(key)",
@@ -170,28 +186,41 @@ extension PlacementInstance {
                 try check(v <= InstanceLimits.maxQuantity, "\(at).capacity.\(key)", "\(v) is too large")
             }
         }
-        var ids: [String: Int] = [:]
-        for (i, c) in cases.enumerated() {
-            let at = "cases[\(i)]"
-            try check(!c.id.isEmpty, "\(at).id", "must not be empty")
-            if let first = ids[c.id] {
-                throw InstanceError(path: "\(at).id", message: "\(quoted(c.id)) is used twice (also cases[\(first)])")
+        // Ids are unique across cases and forecast: a result names a case by its id alone.
+        var ids: [String: String] = [:]
+        for (list, name) in [(cases, "cases"), (forecast, "forecast")] {
+            for (i, c) in list.enumerated() {
+                let at = "\(name)[\(i)]"
+                try check(!c.id.isEmpty, "\(at).id", "must not be empty")
+                if let first = ids[c.id] {
+                    throw InstanceError(path: "\(at).id", message: "\(quoted(c.id)) is used twice (also \(first))")
+                }
+                ids[c.id] = at
+                try c.validate(at: at)
             }
-            ids[c.id] = i
-            try check(!c.members.isEmpty, "\(at).members", "a household needs at least one member")
-            for (j, member) in c.members.enumerated() {
-                try check(member.age >= 0 && member.age <= InstanceLimits.maxAge,
-                          "\(at).members[\(j)].age", "\(member.age) is not an age (0 to 120)")
-            }
-            for key in c.needs.keys.sorted() {
-                let v = c.needs[key]!
-                try check(v >= 1, "\(at).needs.\(key)", "\(v) is not a need (a whole number, 1 or more)")
-                try check(v <= InstanceLimits.maxQuantity, "\(at).needs.\(key)", "\(v) is too large")
-            }
-            try check(c.waitingDays >= 0, "\(at).waiting_days", "\(c.waitingDays) is negative")
-            try check(c.waitingDays <= InstanceLimits.maxWaitingDays, "\(at).waiting_days",
-                      "\(c.waitingDays) is out of range (at most \(InstanceLimits.maxWaitingDays))")
         }
+    }
+}
+
+extension PlacementInstance.Case {
+    /// The rules of one household, with `at` (`cases[17]`, `forecast[3]`) as its JSON path.
+    func validate(at: String) throws(InstanceError) {
+        func check(_ ok: Bool, _ path: @autoclosure () -> String, _ message: @autoclosure () -> String) throws(InstanceError) {
+            if !ok { throw InstanceError(path: path(), message: message()) }
+        }
+        try check(!members.isEmpty, "\(at).members", "a household needs at least one member")
+        for (j, member) in members.enumerated() {
+            try check(member.age >= 0 && member.age <= InstanceLimits.maxAge,
+                      "\(at).members[\(j)].age", "\(member.age) is not an age (0 to 120)")
+        }
+        for key in needs.keys.sorted() {
+            let v = needs[key]!
+            try check(v >= 1, "\(at).needs.\(key)", "\(v) is not a need (a whole number, 1 or more)")
+            try check(v <= InstanceLimits.maxQuantity, "\(at).needs.\(key)", "\(v) is too large")
+        }
+        try check(waitingDays >= 0, "\(at).waiting_days", "\(waitingDays) is negative")
+        try check(waitingDays <= InstanceLimits.maxWaitingDays, "\(at).waiting_days",
+                  "\(waitingDays) is out of range (at most \(InstanceLimits.maxWaitingDays))")
     }
 }
 

@@ -213,6 +213,7 @@ private struct InstanceDocument: Decodable {
                 throw InstanceError(path: "weights", message: "expected an object, found \(root.kind(AnyKey("weights")))")
             }
             weights.placed = try w.whole("placed") ?? 0
+            weights.placedPerson = try w.whole("placed_person") ?? 0
             weights.waitingDay = try w.whole("waiting_day") ?? 0
             weights.familyTies = try w.whole("family_ties") ?? 0
             weights.language = try w.whole("language") ?? 0
@@ -228,25 +229,31 @@ private struct InstanceDocument: Decodable {
                 languages: try m.strings("languages"),
                 shortageOccupations: try m.strings("shortage_occupations"))
         }
-        let cases = try root.objects("cases", required: true) { c, _ in
-            let id = try c.string("id", required: true)!
-            let members = try c.objects("members", required: true) { member, _ in
-                guard let age = try member.whole("age") else {
-                    throw InstanceError(path: member.path("age"), message: "is missing")
-                }
-                return PlacementInstance.Member(age: age)
+        let cases = try root.objects("cases", required: true) { c, _ in try Self.household(c) }
+        // Absent or null: no look-ahead.
+        let forecast = (try? root.decodeNil(forKey: AnyKey("forecast"))) == true
+            ? [] : try root.objects("forecast", required: false) { c, _ in try Self.household(c) }
+        instance = PlacementInstance(weights: weights, municipalities: municipalities, cases: cases, forecast: forecast)
+    }
+
+    /// One household of `cases` or `forecast`.
+    private static func household(_ c: KeyedDecodingContainer<AnyKey>) throws -> PlacementInstance.Case {
+        let id = try c.string("id", required: true)!
+        let members = try c.objects("members", required: true) { member, _ in
+            guard let age = try member.whole("age") else {
+                throw InstanceError(path: member.path("age"), message: "is missing")
             }
-            return PlacementInstance.Case(
-                id: id, members: members,
-                needs: try c.wholeMap("needs"),
-                language: try c.string("language"),
-                occupations: try c.strings("occupations"),
-                familyTies: try c.strings("family_ties"),
-                preferences: try c.strings("preferences"),
-                excluded: try c.strings("excluded"),
-                waitingDays: try c.whole("waiting_days") ?? 0)
+            return PlacementInstance.Member(age: age)
         }
-        instance = PlacementInstance(weights: weights, municipalities: municipalities, cases: cases)
+        return PlacementInstance.Case(
+            id: id, members: members,
+            needs: try c.wholeMap("needs"),
+            language: try c.string("language"),
+            occupations: try c.strings("occupations"),
+            familyTies: try c.strings("family_ties"),
+            preferences: try c.strings("preferences"),
+            excluded: try c.strings("excluded"),
+            waitingDays: try c.whole("waiting_days") ?? 0)
     }
 }
 

@@ -2,7 +2,8 @@ import Foundation
 
 extension PlacementInstance {
     /// The instance as `placement-instance/1` JSON: one municipality or case per line, keys in a
-    /// fixed order, empty lists and zero waiting days left out. Decoding it gives back an equal value
+    /// fixed order, empty lists, zero waiting days, a zero `placed_person` and an empty
+    /// `forecast` left out. Decoding it gives back an equal value
     /// (except that a name equal to the code is written out).
     public func jsonData() -> Data {
         var out = JSONWriter()
@@ -27,7 +28,10 @@ extension PlacementInstance {
         let w = weights
         out.raw("{\"format\":")
         out.string(PlacementInstance.formatName)
-        out.raw(",\n\"weights\":{\"placed\":\(w.placed),\"waiting_day\":\(w.waitingDay),\"family_ties\":\(w.familyTies),")
+        // placed_person only when set, so that instances without it are written as before.
+        out.raw(",\n\"weights\":{\"placed\":\(w.placed),")
+        if w.placedPerson != 0 { out.raw("\"placed_person\":\(w.placedPerson),") }
+        out.raw("\"waiting_day\":\(w.waitingDay),\"family_ties\":\(w.familyTies),")
         out.raw("\"language\":\(w.language),\"occupation\":\(w.occupation),\"preference\":\(w.preference)},\n\"municipalities\":[")
         for (i, m) in municipalities.enumerated() {
             out.raw(i == 0 ? "\n{\"code\":" : ",\n{\"code\":")
@@ -39,24 +43,31 @@ extension PlacementInstance {
             strings("shortage_occupations", m.shortageOccupations, skipEmpty: false)
             out.raw("}")
         }
-        out.raw("],\n\"cases\":[")
-        for (i, c) in cases.enumerated() {
-            out.raw(i == 0 ? "\n{\"id\":" : ",\n{\"id\":")
-            out.string(c.id)
-            out.raw(",\"members\":[")
-            for (j, member) in c.members.enumerated() { out.raw(j == 0 ? "{\"age\":\(member.age)}" : ",{\"age\":\(member.age)}") }
-            out.raw("]")
-            if !c.needs.isEmpty { numbers("needs", c.needs) }
-            if let language = c.language {
-                out.raw(",\"language\":")
-                out.string(language)
+        func households(_ list: [Case]) {
+            for (i, c) in list.enumerated() {
+                out.raw(i == 0 ? "\n{\"id\":" : ",\n{\"id\":")
+                out.string(c.id)
+                out.raw(",\"members\":[")
+                for (j, member) in c.members.enumerated() { out.raw(j == 0 ? "{\"age\":\(member.age)}" : ",{\"age\":\(member.age)}") }
+                out.raw("]")
+                if !c.needs.isEmpty { numbers("needs", c.needs) }
+                if let language = c.language {
+                    out.raw(",\"language\":")
+                    out.string(language)
+                }
+                strings("occupations", c.occupations)
+                strings("family_ties", c.familyTies)
+                strings("preferences", c.preferences)
+                strings("excluded", c.excluded)
+                if c.waitingDays != 0 { out.raw(",\"waiting_days\":\(c.waitingDays)") }
+                out.raw("}")
             }
-            strings("occupations", c.occupations)
-            strings("family_ties", c.familyTies)
-            strings("preferences", c.preferences)
-            strings("excluded", c.excluded)
-            if c.waitingDays != 0 { out.raw(",\"waiting_days\":\(c.waitingDays)") }
-            out.raw("}")
+        }
+        out.raw("],\n\"cases\":[")
+        households(cases)
+        if !forecast.isEmpty {
+            out.raw("],\n\"forecast\":[")
+            households(forecast)
         }
         out.raw("]}\n")
         return Data(out.bytes)

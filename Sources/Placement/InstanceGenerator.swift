@@ -37,8 +37,23 @@ public enum InstanceGenerator {
     static let counties = ["01", "03", "04", "05", "06", "07", "08", "09", "10", "12", "13", "14", "17", "18", "19",
                            "20", "21", "22", "23", "24", "25"]
 
+    /// Where a generated instance's households come from: its municipalities and their relative
+    /// sizes (family ties and wishes go to big towns more often). With it,
+    /// ``households(_:seed:layout:idPrefix:)`` draws more households of the same region.
+    public struct Layout: Sendable, Equatable {
+        /// Municipality codes, in the instance's order.
+        public let codes: [String]
+        /// Running sums of the municipalities' shares of the population.
+        let cumulative: [Double]
+    }
+
     /// A generated instance with the standard weights.
     public static func generate(kind: Kind, cases caseCount: Int, seed: UInt64) -> PlacementInstance {
+        generateWithLayout(kind: kind, cases: caseCount, seed: seed).instance
+    }
+
+    /// A generated instance and its layout, to draw a forecast of the same region from.
+    public static func generateWithLayout(kind: Kind, cases caseCount: Int, seed: UInt64) -> (instance: PlacementInstance, layout: Layout) {
         var rng = SplitMix64(seed: seed &* 0x2545_F491_4F6C_DD1D &+ (kind == .region ? 1 : 2))
         let households = (0..<max(0, caseCount)).map { household(index: $0, seed: seed, rng: &rng) }
 
@@ -68,12 +83,7 @@ public enum InstanceGenerator {
         // What the batch needs in total.
         var need: [String: Int] = [:]
         for h in households {
-            need["persons", default: 0] += h.members.count
-            need["dwellings", default: 0] += 1
-            if h.members.count >= 5 { need["large_dwellings", default: 0] += 1 }
-            need["school_places", default: 0] += h.members.filter { $0.age >= 6 && $0.age <= 15 }.count
-            need["preschool_places", default: 0] += h.members.filter { $0.age >= 1 && $0.age <= 5 }.count
-            for (k, v) in h.needs { need[k, default: 0] += v }
+            for (k, v) in Demand.of(h) { need[k, default: 0] += v }
         }
         var capacity = [[String: Int]](repeating: [:], count: M)
         func spread(_ dim: String, _ factor: Double, among weights: [Double]) {
@@ -125,37 +135,57 @@ public enum InstanceGenerator {
         var cumulative: [Double] = []
         var acc = 0.0
         for s in share { acc += s; cumulative.append(acc) }
+        let layout = Layout(codes: codes.map(\.0), cumulative: cumulative)
+        let cases = households.map { h -> PlacementInstance.Case in
+            var h = h
+            attach(&h, layout: layout, rng: &rng)
+            return h
+        }
+        return (PlacementInstance(weights: .standard, municipalities: municipalities, cases: cases), layout)
+    }
+
+    /// `count` more households of the region of `layout`, drawn as ``generate(kind:cases:seed:)``
+    /// draws its own but from a generator of their own: an independent sample of the same
+    /// population (a forecast). Ids are `idPrefix` and a serial number.
+    public static func households(_ count: Int, seed: UInt64, layout: Layout, idPrefix: String) -> [PlacementInstance.Case] {
+        var rng = SplitMix64(seed: seed &* 0x9E37_79B9_7F4A_7C15 &+ 3)
+        var out = (0..<max(0, count)).map { household(index: $0, seed: seed, rng: &rng) }
+        for i in out.indices {
+            out[i].id = idPrefix + String(i + 1).leftPadded(6)
+            attach(&out[i], layout: layout, rng: &rng)
+        }
+        return out
+    }
+
+    /// Family ties, wishes and exclusions of one household.
+    private static func attach(_ h: inout PlacementInstance.Case, layout: Layout, rng: inout SplitMix64) {
+        let M = layout.codes.count
+        guard M > 0 else { return }
+        let acc = layout.cumulative[M - 1]
         func pick(_ rng: inout SplitMix64) -> String {
             let x = rng.unit() * acc
             var lo = 0, hi = M - 1
-            while lo < hi { let mid = (lo + hi) / 2; if cumulative[mid] < x { lo = mid + 1 } else { hi = mid } }
-            return codes[lo].0
+            while lo < hi { let mid = (lo + hi) / 2; if layout.cumulative[mid] < x { lo = mid + 1 } else { hi = mid } }
+            return layout.codes[lo]
         }
-        func anyCode(_ rng: inout SplitMix64) -> String { codes[rng.below(M)].0 }
-        let cases = households.map { h -> PlacementInstance.Case in
-            var h = h
-            if M > 0 {
-                if rng.chance(0.13) { h.familyTies = [pick(&rng)] }
-                if rng.chance(0.33) {
-                    var wishes: [String] = []
-                    for _ in 0..<(1 + rng.below(3)) {
-                        let code = rng.chance(0.6) ? pick(&rng) : anyCode(&rng)
-                        if !wishes.contains(code) { wishes.append(code) }
-                    }
-                    h.preferences = wishes
-                }
-                if rng.chance(0.03) {
-                    var excluded: [String] = []
-                    for _ in 0..<(1 + rng.below(2)) {
-                        let code = pick(&rng)
-                        if !excluded.contains(code) && !h.familyTies.contains(code) && !h.preferences.contains(code) { excluded.append(code) }
-                    }
-                    h.excluded = excluded
-                }
+        func anyCode(_ rng: inout SplitMix64) -> String { layout.codes[rng.below(M)] }
+        if rng.chance(0.13) { h.familyTies = [pick(&rng)] }
+        if rng.chance(0.33) {
+            var wishes: [String] = []
+            for _ in 0..<(1 + rng.below(3)) {
+                let code = rng.chance(0.6) ? pick(&rng) : anyCode(&rng)
+                if !wishes.contains(code) { wishes.append(code) }
             }
-            return h
+            h.preferences = wishes
         }
-        return PlacementInstance(weights: .standard, municipalities: municipalities, cases: cases)
+        if rng.chance(0.03) {
+            var excluded: [String] = []
+            for _ in 0..<(1 + rng.below(2)) {
+                let code = pick(&rng)
+                if !excluded.contains(code) && !h.familyTies.contains(code) && !h.preferences.contains(code) { excluded.append(code) }
+            }
+            h.excluded = excluded
+        }
     }
 
     static func household(index: Int, seed: UInt64, rng: inout SplitMix64) -> PlacementInstance.Case {

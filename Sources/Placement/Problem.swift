@@ -10,7 +10,8 @@
 ///   with the full score of that placement. Everything else is impossible or worthless and is
 ///   never looked at again.
 struct Problem {
-    static let standardDimensions = ["persons", "dwellings", "large_dwellings", "school_places", "preschool_places"]
+    /// The five computed dimensions come first, numbered 0–4 (``Demand/computedDimensions``).
+    static let standardDimensions = Demand.computedDimensions
 
     let caseCount: Int
     let muniCount: Int
@@ -30,14 +31,18 @@ struct Problem {
     /// caseType[c]
     let caseType: [Int32]
 
-    /// Score of a case wherever it goes: placed + waiting_day × waiting_days.
+    /// Score of a case wherever it goes: placed + placed_person × members + waiting_day ×
+    /// waiting_days (less its `discount`, see ``init(_:discount:)``).
     let base: [Int]
     /// Pairs of case c: pairStart[c] ..< pairStart[c + 1].
     let pairStart: [Int]
     let pairMuni: [Int32]
     let pairScore: [Int]
 
-    init(_ instance: PlacementInstance) {
+    /// `discount[c]`, when given, is taken off every score of case c (the look-ahead's lower
+    /// value of a household that is only expected: ``LookAhead``); a pair that is then worth 0 or
+    /// less is dropped like any worthless one. Without it, scores are those of FORMAT.md.
+    init(_ instance: PlacementInstance, discount: [Int] = []) {
         let w = instance.weights
         caseCount = instance.cases.count
         muniCount = instance.municipalities.count
@@ -130,7 +135,7 @@ struct Problem {
         var allowed = [Bool](repeating: true, count: muniCount)
         var occupationBits = [UInt64](repeating: 0, count: max(1, occupationWords))
         for (c, household) in instance.cases.enumerated() {
-            let b = w.placed + w.waitingDay * household.waitingDays
+            let b = w.base(of: household) - (discount.isEmpty ? 0 : discount[c])
             base[c] = b
             for m in 0..<muniCount { bonus[m] = 0; allowed[m] = true }
             for code in household.excluded { if let m = muniIndex[code] { allowed[Int(m)] = false } }
@@ -167,17 +172,10 @@ struct Problem {
         self.pairScore = pairScore
     }
 
-    /// FORMAT.md demand of a household, written into `vector` (indexed by dimension).
+    /// FORMAT.md demand of a household (``Demand``), written into `vector` (indexed by dimension).
     static func demand(of household: PlacementInstance.Case, dimIndex: [String: Int], into vector: inout [Int]) {
         for d in 0..<vector.count { vector[d] = 0 }
-        let size = household.members.count
-        vector[0] = size
-        vector[1] = 1
-        vector[2] = size >= 5 ? 1 : 0
-        for member in household.members {
-            if member.age >= 6 && member.age <= 15 { vector[3] += 1 }
-            if member.age >= 1 && member.age <= 5 { vector[4] += 1 }
-        }
+        for (d, units) in Demand.computed(ages: household.members.lazy.map(\.age)).enumerated() { vector[d] = units }
         for (name, amount) in household.needs { vector[dimIndex[name]!] += amount }
     }
 

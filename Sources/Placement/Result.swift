@@ -49,6 +49,25 @@ public struct PlacementResult: Sendable, Equatable {
         public var provenOptimal: Bool
         /// True when the time limit cut the search short (the result may then depend on timing).
         public var timeLimitReached: Bool
+        /// The look-ahead problem, when the instance has a forecast (JSON `forecast`).
+        public var forecast: Forecast? = nil
+    }
+
+    /// The joint problem of current and forecast households (FORMAT.md "Look-ahead").
+    public struct Forecast: Sendable, Equatable {
+        /// Forecast households in the instance.
+        public var cases: Int
+        /// Score of the joint placement: the current assignments and the forecast households the
+        /// joint solve places (FORMAT.md scores, no discount).
+        public var objective: Int
+        /// Proven upper bound on the best joint score.
+        public var bound: Int
+        /// Forecast households the joint solve places (JSON `placed`).
+        public var placed: Int
+        /// The objective of the current cases solved without the forecast (JSON
+        /// `objective_without_forecast`): what looking ahead gives up now is this minus `objective`
+        /// of the result.
+        public var objectiveWithoutForecast: Int
     }
 
     /// Total score of the assignments.
@@ -109,7 +128,12 @@ public struct PlacementResult: Sendable, Equatable {
             let seconds = (stats.seconds * 1000).rounded() / 1000
             out.raw(",\n\"stats\":{\"seconds\":\(seconds),\"gap\":\((gap * 1e6).rounded() / 1e6),")
             out.raw("\"proven_optimal\":\(stats.provenOptimal),\"bound_iterations\":\(stats.boundIterations),")
-            out.raw("\"search_iterations\":\(stats.searchIterations),\"time_limit_reached\":\(stats.timeLimitReached)}")
+            out.raw("\"search_iterations\":\(stats.searchIterations),\"time_limit_reached\":\(stats.timeLimitReached)")
+            if let f = stats.forecast {
+                out.raw(",\n\"forecast\":{\"cases\":\(f.cases),\"objective\":\(f.objective),\"bound\":\(f.bound),")
+                out.raw("\"placed\":\(f.placed),\"objective_without_forecast\":\(f.objectiveWithoutForecast)}")
+            }
+            out.raw("}")
         }
         out.raw("}\n")
         return Data(out.bytes)

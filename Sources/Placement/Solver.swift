@@ -12,6 +12,11 @@
 ///    a priced soft constraint (``Anneal``), ruin and recreate (``Search``), local search again.
 /// 4. Explanations (``Explanation``) from the final capacity left.
 ///
+/// With a `forecast` (FORMAT.md "Look-ahead"), steps 1–3 run twice: on the current cases alone
+/// (which gives `bound`, exactly as without a forecast, and the placement the engine would make
+/// without looking ahead) and on current and forecast households together (``LookAhead``); the
+/// answer is the joint placement's current part.
+///
 /// Determinism: every phase runs for a budget of iterations or moves computed from the instance's
 /// size, with seeded generators; the result (assignments, unplaced, objective, bound, reasons) is a
 /// pure function of the instance and `effort`. The time limit is only a safety stop: if it cuts a
@@ -33,16 +38,36 @@ public struct Solver: Sendable {
     /// on instances that were not decoded from JSON. `stop` ends the search early, like the time
     /// limit (see ``solveOnOwnThread(_:stop:)`` for the daemon's way to call it).
     public func solve(_ instance: PlacementInstance, stop: StopSignal? = nil) -> PlacementResult {
-        let clock = ContinuousClock()
-        let start = clock.now
-        let deadline = start.advanced(by: .milliseconds(Int64(min(max(0, timeLimit), 1e9) * 1000)))
-        var timedOut = false
-        func outOfTime() -> Bool {
-            if !timedOut && (clock.now >= deadline || stop?.isStopped == true) { timedOut = true }
-            return timedOut
+        let deadline = Deadline(seconds: timeLimit, stop: stop)
+        if !instance.forecast.isEmpty {
+            return LookAhead.solve(instance, solver: self, deadline: deadline)
         }
-
         let problem = Problem(instance)
+        let run = optimise(problem, deadline: deadline)
+        let (assignments, unplaced) = Explanation.assignments(instance, problem, run.state)
+        return PlacementResult(
+            objective: run.state.objective, bound: run.bound,
+            assignments: assignments, unplaced: unplaced,
+            stats: .init(seconds: deadline.elapsed, boundIterations: run.boundIterations,
+                         searchIterations: run.searchIterations,
+                         provenOptimal: run.state.objective == run.bound, timeLimitReached: deadline.reached))
+    }
+
+    /// What one optimisation of a compiled problem found.
+    struct Run {
+        /// The best feasible placement.
+        var state: State
+        /// A proven upper bound on the problem's optimum, at least `state.objective`.
+        var bound: Int
+        /// The multipliers the bound came from (`bestLambda` set, evaluated).
+        var dual: Lagrangian
+        var boundIterations: Int
+        var searchIterations: Int
+    }
+
+    /// Steps 2 and 3 of the method on one problem.
+    func optimise(_ problem: Problem, deadline: Deadline) -> Run {
+        let outOfTime = { deadline.isOver }
         let pairCount = max(1, problem.pairMuni.count)
         let caseCount = max(1, problem.caseCount)
         var local = LocalSearch(problem: problem)
@@ -63,34 +88,7 @@ public struct Solver: Sendable {
         consider(state)
 
         // Bound.
-        var dual = Lagrangian(problem: problem)
-        var scratch: [(Double, Int)] = []
-        for _ in 0..<3 where !outOfTime() {
-            for d in 0..<problem.dimCount {
-                dual.evaluate()
-                dual.uniformShift(dimension: d, scratch: &scratch)
-            }
-        }
-        dual.evaluate()
-        if !outOfTime() && dual.certifiedBound > bestObjective {
-            var coordinate = DualCoordinate(problem: problem)
-            let sweeps = pairCount > 5_000_000 ? 1 : 4
-            for _ in 0..<sweeps where !outOfTime() {
-                coordinate.sweep(&dual)
-                dual.evaluate()
-            }
-        }
-        var steps = 0
-        let maxSteps = Int(effort * Double(min(300, max(10, 100_000_000 / pairCount))))
-        while steps < maxSteps && dual.certifiedBound > bestObjective && !outOfTime() {
-            dual.lambda = steps == 0 ? dual.bestLambda : dual.lambda
-            let value = dual.evaluate()
-            dual.accumulatePlaced()
-            steps += 1
-            if !dual.step(value: value, target: Double(bestObjective), patience: 10) { break }
-        }
-        dual.lambda = dual.bestLambda
-        dual.evaluate()
+        let dual = bound(problem, target: bestObjective, deadline: deadline)
         let bound = max(dual.certifiedBound, bestObjective)
 
         // Construction by Lagrangian profit.
@@ -143,15 +141,69 @@ public struct Solver: Sendable {
         }
         state.restore(best)
         precondition(state.isFeasible, "placement engine produced an infeasible placement")
+        return Run(state: state, bound: bound, dual: dual, boundIterations: dual.iterations, searchIterations: searchIterations)
+    }
 
-        let (assignments, unplaced) = Explanation.assignments(instance, problem, state)
-        let elapsed = clock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-        return PlacementResult(
-            objective: state.objective, bound: bound,
-            assignments: assignments, unplaced: unplaced,
-            stats: .init(seconds: seconds, boundIterations: dual.iterations, searchIterations: searchIterations,
-                         provenOptimal: state.objective == bound, timeLimitReached: timedOut))
+    /// Step 2 of the method: the Lagrangian multipliers, minimised toward `target` (the objective
+    /// of a feasible placement, which the subgradient steps aim at and stop at). Returns the dual
+    /// with `lambda = bestLambda`, evaluated; `certifiedBound` is then a proven upper bound.
+    func bound(_ problem: Problem, target: Int, deadline: Deadline) -> Lagrangian {
+        let pairCount = max(1, problem.pairMuni.count)
+        var dual = Lagrangian(problem: problem)
+        var scratch: [(Double, Int)] = []
+        for _ in 0..<3 where !deadline.isOver {
+            for d in 0..<problem.dimCount {
+                dual.evaluate()
+                dual.uniformShift(dimension: d, scratch: &scratch)
+            }
+        }
+        dual.evaluate()
+        if !deadline.isOver && dual.certifiedBound > target {
+            var coordinate = DualCoordinate(problem: problem)
+            let sweeps = pairCount > 5_000_000 ? 1 : 4
+            for _ in 0..<sweeps where !deadline.isOver {
+                coordinate.sweep(&dual)
+                dual.evaluate()
+            }
+        }
+        var steps = 0
+        let maxSteps = Int(effort * Double(min(300, max(10, 100_000_000 / pairCount))))
+        while steps < maxSteps && dual.certifiedBound > target && !deadline.isOver {
+            dual.lambda = steps == 0 ? dual.bestLambda : dual.lambda
+            let value = dual.evaluate()
+            dual.accumulatePlaced()
+            steps += 1
+            if !dual.step(value: value, target: Double(target), patience: 10) { break }
+        }
+        dual.lambda = dual.bestLambda
+        dual.evaluate()
+        return dual
     }
 }
 
+/// The time limit and the stop signal, read wherever a phase checks its clock. Once over, it
+/// stays over (so that a phase cut short does not resume), and `reached` says so.
+final class Deadline {
+    private let clock = ContinuousClock()
+    private let start: ContinuousClock.Instant
+    private let end: ContinuousClock.Instant
+    private let stop: StopSignal?
+    private(set) var reached = false
+
+    init(seconds: Double, stop: StopSignal?) {
+        start = clock.now
+        end = start.advanced(by: .milliseconds(Int64(min(max(0, seconds), 1e9) * 1000)))
+        self.stop = stop
+    }
+
+    var isOver: Bool {
+        if !reached && (clock.now >= end || stop?.isStopped == true) { reached = true }
+        return reached
+    }
+
+    /// Seconds since the solve started.
+    var elapsed: Double {
+        let d = clock.now - start
+        return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+    }
+}

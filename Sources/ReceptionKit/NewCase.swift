@@ -1,3 +1,4 @@
+import Placement
 import Postgres
 
 /// A household about to be registered, already validated: every rule of the `cases` and
@@ -50,8 +51,8 @@ public struct CaseRules: Sendable {
     /// Arrival dates after this day are refused; an absent arrival date means this day.
     public var today: CalendarDay
 
-    /// Computed from the ages (placement-instance/1), so never a need of their own.
-    public static let computedDimensions: Set<String> = ["persons", "dwellings", "large_dwellings", "school_places", "preschool_places"]
+    /// Computed from the ages (placement-instance/1, ``Demand``), so never a need of their own.
+    public static let computedDimensions = Set(Demand.computedDimensions)
 
     public init(knownDimensions: Set<String>, acceptNewNeeds: Bool = false, today: CalendarDay) {
         self.knownDimensions = knownDimensions

@@ -21,14 +21,19 @@ struct SolveCommand: AsyncParsableCommand {
 
             INSTANCE (placement-instance/1; unknown keys are ignored)
               format          "placement-instance/1"
-              weights         {placed, waiting_day, family_ties, language,
-                              occupation, preference}: whole numbers;
-                              a missing weight is 0
+              weights         {placed, placed_person, waiting_day,
+                              family_ties, language, occupation,
+                              preference}: whole numbers; a missing
+                              weight is 0
               municipalities  [{code, name, capacity: {dimension: units},
                               languages: [..], shortage_occupations: [..]}]
               cases           [{id, members: [{age}], needs: {dimension:
                               units}, language, occupations, family_ties,
                               preferences, excluded, waiting_days}]
+              forecast        optional: households expected later in
+                              the period, in the shape of cases (ids
+                              unique across both); never placed, the
+                              engine keeps capacity they need more
             Dimensions: persons, dwellings, large_dwellings, school_places,
             preschool_places, and any need (trauma_care, dialysis, ..); an
             absent dimension has capacity 0. A case needs persons = its
@@ -36,8 +41,9 @@ struct SolveCommand: AsyncParsableCommand {
             school place per member aged 6-15, a preschool place per member
             aged 1-5, plus its needs. It is placed whole or not at all, never
             where it is excluded, never beyond any capacity. Placing it scores
-            placed + waiting_day x waiting_days, plus family_ties, language,
-            occupation, preference where the municipality matches.
+            placed + placed_person x members + waiting_day x waiting_days,
+            plus family_ties, language, occupation, preference where the
+            municipality matches.
 
             RESULT (placement-result/1)
               objective       total score of the assignments
@@ -49,10 +55,20 @@ struct SolveCommand: AsyncParsableCommand {
               unplaced        [{case, reason}]
               stats           {seconds, gap, proven_optimal,
                               bound_iterations, search_iterations,
-                              time_limit_reached}
+                              time_limit_reached, forecast: {cases,
+                              objective, bound, placed,
+                              objective_without_forecast}}
+            With a forecast, assignments and unplaced hold the current
+            cases only; bound is theirs alone, as without a forecast;
+            stats.forecast is the joint problem's objective and bound; a
+            household left waiting for expected arrivals says so.
 
             --generate region|national --cases N --seed S writes a realistic
             synthetic instance instead of solving (same seed, same file).
+            --replay-year --cases N --seed S replays a generated reception
+            year in 52 weekly batches, with and without a forecast, and
+            prints one JSON line: how close each comes to placing the whole
+            year at once (the look-ahead benchmark).
 
             Exit codes: 0 solved or generated; 64 bad command line; 65 invalid
             instance (the message names the JSON path, for example
@@ -87,8 +103,14 @@ struct SolveCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Print a one-line summary (objective, bound, gap, seconds, peak memory) to standard error.")
     var stats = false
 
+    @Flag(name: .long, help: "Replay a generated reception year (--cases households, --seed) in weekly batches, with and without a forecast, against placing the year at once.")
+    var replayYear = false
+
     func validate() throws {
-        if let kind = generate {
+        if replayYear {
+            guard generate == nil && instance == nil else { throw ValidationError("--replay-year takes no instance and no --generate") }
+            guard cases > 0 else { throw ValidationError("--cases: \(cases) households cannot make a year") }
+        } else if let kind = generate {
             guard InstanceGenerator.Kind(rawValue: kind) != nil else {
                 throw ValidationError("--generate: \(kind) is not region or national")
             }
@@ -105,6 +127,16 @@ struct SolveCommand: AsyncParsableCommand {
 
     func run() async throws {
         let start = Date()
+        if replayYear {
+            let o = YearReplay.run(households: cases, seed: seed, solver: Solver(timeLimit: timeLimit))
+            let line = String(format: "{\"seed\":%llu,\"households\":%d,\"hindsight\":%d,\"hindsight_bound\":%d,\"hindsight_placed\":%d,"
+                              + "\"plain\":%d,\"plain_placed\":%d,\"look_ahead\":%d,\"look_ahead_placed\":%d,"
+                              + "\"plain_share\":%.6f,\"look_ahead_share\":%.6f,\"closed\":%.6f,\"seconds\":%.1f}\n",
+                              seed, o.households, o.hindsight, o.hindsightBound, o.hindsightPlaced, o.plain, o.plainPlaced,
+                              o.lookAhead, o.lookAheadPlaced, o.plainShare, o.lookAheadShare, o.closed, Date().timeIntervalSince(start))
+            try write(Data(line.utf8))
+            return
+        }
         if let kind = generate.flatMap(InstanceGenerator.Kind.init(rawValue:)) {
             let generated = InstanceGenerator.generate(kind: kind, cases: cases, seed: seed)
             try write(generated.jsonData())

@@ -1,24 +1,14 @@
 import Foundation
 @testable import Placement
 
-/// An independent re-computation of FORMAT.md (demand, score, feasibility), written from the
-/// format and not from the engine, to check results against.
+/// A re-computation of FORMAT.md (score, feasibility) written from the format and not from the
+/// engine, to check results against. Demand is the one Swift definition (``Demand``), pinned by
+/// the examples of `DemandTests` and compared with the database's in ReceptionKitTests.
 enum Reference {
-    static func demand(_ c: PlacementInstance.Case) -> [String: Int] {
-        let ages = c.members.map(\.age)
-        var d: [String: Int] = [
-            "persons": ages.count,
-            "dwellings": 1,
-            "large_dwellings": ages.count >= 5 ? 1 : 0,
-            "school_places": ages.filter { (6...15).contains($0) }.count,
-            "preschool_places": ages.filter { (1...5).contains($0) }.count,
-        ]
-        for (k, v) in c.needs { d[k, default: 0] += v }
-        return d
-    }
+    static func demand(_ c: PlacementInstance.Case) -> [String: Int] { Demand.of(c) }
 
     static func score(_ c: PlacementInstance.Case, _ m: PlacementInstance.Municipality, _ w: PlacementInstance.Weights) -> Int {
-        var s = w.placed + w.waitingDay * c.waitingDays
+        var s = w.placed + w.placedPerson * c.members.count + w.waitingDay * c.waitingDays
         if c.familyTies.contains(m.code) { s += w.familyTies }
         if let l = c.language, m.languages.contains(l) { s += w.language }
         if !Set(c.occupations).isDisjoint(with: m.shortageOccupations) { s += w.occupation }
