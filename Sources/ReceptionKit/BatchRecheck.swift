@@ -19,6 +19,9 @@ struct BatchRecheck {
     var free: [String: [String: Int]] = [:]
     /// The snapshot's municipalities that still take placements.
     var eligible: Set<String> = []
+    /// What each unchanged household needs, by case id, as `case_demands` says under the lock:
+    /// the write gives it with each proposal, and the database checks it (sql/012_batch_write.sql).
+    var demand: [Int: [String: Int]] = [:]
 
     static func run(
         _ snapshot: BatchSnapshot, _ proposals: [PlacementResult.Assignment], on connection: Connection
@@ -51,6 +54,7 @@ struct BatchRecheck {
             """) {
             demand[try row.decode("case_id", as: Int.self), default: [:]][try row.decode("dimension")] = try row.decode("units", as: Int.self)
         }
+        recheck.demand = demand
 
         // Best proposals first (then by case id): when capacity shrank, the most valuable ones
         // keep their place.

@@ -164,9 +164,11 @@ public enum BatchRun {
         var proposals = result.assignments
         var unplaced = result.unplaced
         var recheck = BatchSummary.Recheck(dropped: 0, resolved: 0, resolvedPlaced: 0)
+        var demand: [Int: [String: Int]] = [:]
         if !snapshot.dryRun && !proposals.isEmpty {
             let checked = try await BatchRecheck.run(snapshot, proposals, on: connection)
             proposals = checked.kept
+            demand = checked.demand
             recheck.dropped = checked.dropped
             if !checked.toResolve.isEmpty {
                 // Once, against what is left, with a short time limit: never the whole batch again.
@@ -190,16 +192,19 @@ public enum BatchRun {
         ])
 
         if !snapshot.dryRun && !proposals.isEmpty {
-            // One statement for all proposals, ordered by municipality so that concurrent writers
-            // take capacity locks in the same order.
+            // One statement for all proposals: the database checks and accounts them once per
+            // statement (sql/012_batch_write.sql), taking its locks in its own order. Each carries
+            // the demand BatchRecheck read under the lock, which the database compares with
+            // case_demands instead of computing it row by row; a re-solved household whose
+            // details changed has none, and the database computes it.
             let ordered = proposals.sorted { ($0.municipality, $0.caseID) < ($1.municipality, $1.caseID) }
+            let rows = ordered.map { ProposalRow($0, demand: demand[Int($0.caseID) ?? 0]) }
             try await connection.execute("""
-                INSERT INTO allocations (case_id, municipality_code, period, status, score, reasons, next_best, batch_id)
-                SELECT p.case_id, p.municipality, \(snapshot.period), 'proposed', p.score,
-                       coalesce((SELECT array_agg(r) FROM jsonb_array_elements_text(p.reasons) r), '{}'),
-                       p.next_best, \(batchID)
-                FROM jsonb_to_recordset(\(JSONValue(ordered.map(ProposalRow.init)))) AS p(
-                    case_id bigint, municipality text, score int, reasons jsonb, next_best jsonb)
+                INSERT INTO allocations (case_id, municipality_code, period, status, score, reasons, next_best, batch_id, demand)
+                SELECT p.case_id, p.municipality, \(snapshot.period), 'proposed', p.score, coalesce(p.reasons, '{}'),
+                       p.next_best, \(batchID), coalesce(p.demand, '{}')
+                FROM jsonb_to_recordset(\(JSONValue(rows))) AS p(
+                    case_id bigint, municipality text, score int, reasons text[], next_best jsonb, demand jsonb)
                 ORDER BY p.municipality, p.case_id
                 """)
         }
@@ -234,6 +239,8 @@ public enum BatchRun {
         let score: Int
         let reasons: [String]
         let next_best: [NextBest]
+        /// What the household needs, by dimension (nil: the database computes it).
+        let demand: [String: Int]?
 
         struct NextBest: Codable, Sendable {
             let municipality: String
@@ -241,12 +248,13 @@ public enum BatchRun {
             let difference: Int
         }
 
-        init(_ assignment: PlacementResult.Assignment) {
+        init(_ assignment: PlacementResult.Assignment, demand: [String: Int]? = nil) {
             case_id = Int(assignment.caseID) ?? 0
             municipality = assignment.municipality
             score = assignment.score
             reasons = assignment.reasons
             next_best = assignment.nextBest.map { [NextBest(municipality: $0.municipality, score: $0.score, difference: $0.scoreDifference)] } ?? []
+            self.demand = demand
         }
     }
 }
