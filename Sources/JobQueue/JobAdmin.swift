@@ -99,12 +99,7 @@ public struct JobAdmin: Sendable {
     /// Deletes finished jobs (succeeded, discarded, cancelled) that finished longer than `age`
     /// ago, in batches; returns how many.
     public func prune(olderThan age: Duration) async throws -> Int {
-        var total = 0
-        while true {
-            let deleted = try await connection.execute(JobStatements.prune(olderThan: age, limit: 10_000))
-            total += deleted
-            if deleted < 10_000 { return total }
-        }
+        try await PruneJob.prune(olderThan: age, on: connection)
     }
 }
 

@@ -246,9 +246,7 @@ final class WorkerRuntime: Sendable {
                     // what is due (a retry whose backoff ended: the elected daemon may be
                     // another) and look once more, then stop.
                     _ = await completions.waitUntilWritten(timeout: .seconds(3600))
-                    let staged = try? await claimDatabase.run { connection in
-                        try await connection.query(JobStatements.stage(limit: Maintainer.stageChunk))[0].decode("staged", as: Int.self)
-                    }
+                    let staged = try? await claimDatabase.run { connection in try await Maintainer.stage(on: connection) }
                     if drainedOnce && (staged ?? 0) == 0 {
                         logger.info("drained: no job is ready to run")
                         break

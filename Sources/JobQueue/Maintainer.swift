@@ -37,7 +37,7 @@ struct Maintainer: Sendable {
                 if leads != leading {
                     leading = leads
                     if leads {
-                        logger.info("this daemon now runs the queue's maintenance (staging, rescue, periodic jobs)")
+                        logger.info("this daemon now runs the queue's maintenance (making due jobs ready, rescuing the jobs of dead daemons, periodic jobs)")
                         nextRescue = tick
                         nextPeriodic = [:]
                     }
@@ -82,15 +82,20 @@ struct Maintainer: Sendable {
     /// Stages every due job, a chunk at a time; returns how many.
     @discardableResult
     func stage() async throws -> Int {
+        let total = try await database.run { connection in try await Self.stage(on: connection) }
+        if total > 0 { logger.debug("staged due jobs", metadata: ["jobs.count": "\(total)"]) }
+        return total
+    }
+
+    /// Stages every due job on `connection`, a chunk per statement; returns how many. A
+    /// draining worker calls it too, before it decides that nothing is due.
+    static func stage(on connection: Connection) async throws -> Int {
         var total = 0
         while !Task.isCancelled {
-            let staged = try await database.run { connection in
-                try await connection.query(JobStatements.stage(limit: Self.stageChunk))[0].decode("staged", as: Int.self)
-            }
+            let staged = try await connection.query(JobStatements.stage(limit: stageChunk))[0].decode("staged", as: Int.self)
             total += staged
-            if staged < Self.stageChunk { break }
+            if staged < stageChunk { break }
         }
-        if total > 0 { logger.debug("staged due jobs", metadata: ["jobs.count": "\(total)"]) }
         return total
     }
 

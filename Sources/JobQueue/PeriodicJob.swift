@@ -1,4 +1,5 @@
 import Foundation
+import Postgres
 
 /// A job enqueued by the elected daemon once per slot of its schedule, however many daemons
 /// run (sql/011_jobs_scheduling.sql). A slot missed while no daemon ran is enqueued once when
@@ -34,16 +35,23 @@ public struct PruneJob: JobHandler {
 
     public func run(_ arguments: Arguments, context: JobContext) async throws {
         let age = Duration.seconds(max(0, arguments.olderThanSeconds))
+        let total = try await context.withConnection { connection in
+            let total = try await Self.prune(olderThan: age, on: connection)
+            _ = try await connection.execute(JobStatements.prunePresence)
+            return total
+        }
+        context.logger.info("pruned finished jobs", metadata: ["jobs.count": "\(total)", "jobs.older_than": "\(DurationText.format(age))"])
+    }
+
+    /// Deletes finished jobs older than `age`, a chunk per statement, until none is left (or the
+    /// task is cancelled); returns how many. `reception jobs prune` runs it too (`JobAdmin`).
+    static func prune(olderThan age: Duration, on connection: Connection) async throws -> Int {
         var total = 0
         while true {
             try Task.checkCancellation()
-            let deleted = try await context.withConnection { connection in
-                try await connection.execute(JobStatements.prune(olderThan: age, limit: Self.chunk))
-            }
+            let deleted = try await connection.execute(JobStatements.prune(olderThan: age, limit: chunk))
             total += deleted
-            if deleted < Self.chunk { break }
+            if deleted < chunk { return total }
         }
-        _ = try await context.withConnection { connection in try await connection.execute(JobStatements.prunePresence) }
-        context.logger.info("pruned finished jobs", metadata: ["jobs.count": "\(total)", "jobs.older_than": "\(DurationText.format(age))"])
     }
 }

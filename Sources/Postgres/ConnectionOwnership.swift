@@ -22,6 +22,8 @@ final class ConnectionOwnership: Sendable {
         return try await Self.$held.withValue(Self.held + [connection]) { try await body() }
     }
 
+    /// A waiter is not woken by cancellation: it waits for the holder's statement, which a
+    /// cancelled holder ends at once (PQcancel), so the wait stays short.
     private func acquire() async {
         let free = state.withLock { state in
             if state.busy { return false }

@@ -209,7 +209,7 @@ struct JobsCommand: AsyncParsableCommand {
                              worker.alive ? "yes" : "no"]
                         }, numericColumns: [3]).render())
                 }
-                print("Maintenance (staging, rescue, periodic jobs): " + (health.leader.map { "led by \(TerminalText.escaped($0))" } ?? "no daemon leads it now"))
+                print("Maintenance (making due jobs ready, rescuing the jobs of dead daemons, periodic jobs): " + (health.leader.map { "led by \(TerminalText.escaped($0))" } ?? "no daemon leads it now"))
                 if !health.pausedQueues.isEmpty { print("Paused queues: " + health.pausedQueues.joined(separator: ", ")) }
                 if let oldest = health.oldestReadySeconds {
                     print("Oldest ready job: waiting \(DurationText.format(.milliseconds(Int64(oldest * 1000)))).")

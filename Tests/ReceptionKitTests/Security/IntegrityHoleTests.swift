@@ -53,6 +53,38 @@ struct IntegrityHoleTests {
         }
     }
 
+    /// A batch may hand in each proposal's demand (sql/012), so a compromised daemon might
+    /// try to reserve less than a household needs and overbook the municipality. A demand that
+    /// is not the household's is refused under the lock; an empty one is replaced by the
+    /// household's own; an officer may not write a demand at all.
+    @Test func aProposalThatClaimsLessThanTheHouseholdNeedsIsRefused() async throws {
+        try await SecurityGround.with { ground in
+            let worker = try await ground.logins.connect(.worker)
+            let officer = try await ground.logins.connect(.officer)
+            let one = try await ground.caseID("MIG-2026-1003"), other = try await ground.caseID("MIG-2026-1004")
+            let before = try await ground.fingerprint()
+            await expectRefused("""
+                INSERT INTO allocations (case_id, municipality_code, period, status, score, batch_id, demand)
+                VALUES (\(one), '2480', 2026, 'proposed', 900, \(ground.runningBatch), '{"persons": 1}'::jsonb)
+                """, on: worker, .serializationFailure)
+            await expectRefused("""
+                INSERT INTO allocations (case_id, municipality_code, period, status, demand)
+                VALUES (\(one), '2480', 2026, 'proposed', '{}'::jsonb)
+                """, on: officer, .insufficientPrivilege)
+            #expect(try await ground.fingerprint() == before, "nothing was written")
+            try await worker.execute("""
+                INSERT INTO allocations (case_id, municipality_code, period, status, score, batch_id, demand)
+                VALUES (\(other), '2480', 2026, 'proposed', 900, \(ground.runningBatch), '{}'::jsonb)
+                """)
+            let short = try await ground.admin.query("""
+                SELECT count(*) AS n FROM allocations a
+                WHERE a.status IN ('proposed', 'confirmed')
+                  AND a.demand <> (SELECT jsonb_object_agg(d.dimension, d.units) FROM case_demand(a.case_id) d)
+                """)
+            #expect(try short[0].decode("n", as: Int.self) == 0, "an empty demand holds the household's own")
+        }
+    }
+
     /// No allocation of any kind in a municipality before its joining date: not by a batch,
     /// not by an override, not forced, not even by the administrator.
     @Test func noAllocationBeforeAMunicipalityJoins() async throws {
