@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Placement
 import Postgres
+import Synchronization
 
 /// What a batch reads before it solves: its request, the day, the instance, and how each
 /// household looked then (to tell, at write time, which changed).
@@ -93,20 +94,26 @@ public enum BatchRun {
         }
     }
 
-    /// How a batch's instance is solved, with a time limit in seconds.
-    public typealias Solve = @Sendable (PlacementInstance, Double) async throws -> PlacementResult
+    /// How a batch's instance is solved, with a time limit in seconds, telling `progress` of each
+    /// improvement.
+    public typealias Solve = @Sendable (PlacementInstance, Double, _ progress: (@Sendable (Solver.Progress) -> Void)?) async throws -> PlacementResult
 
-    /// The engine on a thread of its own; cancelling the task stops it.
-    public static let solveOnOwnThread: Solve = { instance, timeLimit in
-        try await Solver(timeLimit: timeLimit).solveOnOwnThread(instance)
+    /// The engine on a thread of its own, improving until its time limit unless it proves its
+    /// placement optimal sooner; cancelling the task stops it.
+    public static let solveOnOwnThread: Solve = { instance, timeLimit, progress in
+        try await Solver(timeLimit: timeLimit, stopping: .timeLimit, progress: progress).solveOnOwnThread(instance)
     }
+
+    /// How often a running batch publishes its progress (`summary.progress`, read by the
+    /// officer waiting in `reception batch run` and by `reception batch show`).
+    static let progressInterval: Duration = .seconds(1)
 
     /// Runs a batch on a connection outside any transaction: marks it running (a commit of its
     /// own, so that officers see it start), loads, solves, writes. The write's transaction
     /// calls `beforeWrite` first and `afterWrite` last: receptiond locks and completes the
     /// batch's job there, so that the proposals and the job's success commit together.
     public static func run(
-        batchID: Int, on connection: Connection, logger: Logger, solve: Solve = solveOnOwnThread,
+        batchID: Int, on connection: Connection, logger: Logger, solve: @escaping Solve = solveOnOwnThread,
         beforeWrite: (Connection) async throws -> Void = { _ in }, afterWrite: (Connection) async throws -> Void = { _ in }
     ) async throws -> BatchSummary {
         try await connection.execute("""
@@ -114,7 +121,7 @@ public enum BatchRun {
             WHERE id = \(batchID) AND status = 'queued'
             """)
         let snapshot = try await load(batchID: batchID, on: connection)
-        let result = try await solve(snapshot.instance, snapshot.timeLimit)
+        let result = try await solvePublishingProgress(snapshot, on: connection, logger: logger, solve: solve)
         let writing = ContinuousClock.now
         let summary = try await connection.withTransaction { transaction in
             try await beforeWrite(transaction)
@@ -128,6 +135,50 @@ public enum BatchRun {
             "batch.write_seconds": "\(String(format: "%.3f", (ContinuousClock.now - writing) / .seconds(1)))",
         ])
         return summary
+    }
+
+    /// Step 2: the solve, while the objective and bound so far are written to the batch's
+    /// `summary.progress` once per ``progressInterval`` (one short autocommitted statement, no
+    /// lock held meanwhile). Progress that cannot be written is only logged: it never fails a batch.
+    static func solvePublishingProgress(
+        _ snapshot: BatchSnapshot, on connection: Connection, logger: Logger, solve: @escaping Solve
+    ) async throws -> PlacementResult {
+        let latest = LatestProgress()
+        return try await withThrowingTaskGroup(of: PlacementResult?.self) { group in
+            group.addTask {
+                try await solve(snapshot.instance, snapshot.timeLimit) { progress in latest.value.withLock { $0 = progress } }
+            }
+            group.addTask {
+                var published: Solver.Progress?
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: progressInterval)
+                    guard let progress = latest.value.withLock({ $0 }), progress != published, !Task.isCancelled else { continue }
+                    published = progress
+                    do {
+                        try await connection.execute("""
+                            UPDATE batches SET summary = summary || jsonb_build_object('progress', jsonb_build_object(
+                                   'seconds', \(progress.seconds)::float8, 'objective', \(progress.objective)::bigint,
+                                   'bound', \(progress.bound)::bigint))
+                             WHERE id = \(snapshot.batchID) AND status = 'running'
+                            """)
+                    } catch {
+                        if !Task.isCancelled { logger.debug("batch progress not written", metadata: ["error": "\(error)"]) }
+                    }
+                }
+                return nil
+            }
+            var result: PlacementResult?
+            for try await finished in group {
+                if let finished { result = finished; group.cancelAll() }
+            }
+            guard let result else { throw CancellationError() }
+            return result
+        }
+    }
+
+    /// The solver's thread writes it, the publishing task reads it.
+    private final class LatestProgress: Sendable {
+        let value = Mutex<Solver.Progress?>(nil)
     }
 
     /// Step 1: what the batch will solve. Refuses a batch that does not exist or already ended.
@@ -182,7 +233,7 @@ public enum BatchRun {
                 let instance = try await checked.resolveInstance(snapshot, on: connection)
                 // The locks are held meanwhile (officers wait): at most 2 s; a handful of households
                 // solves in milliseconds.
-                let again = try await solve(instance, min(2, max(0.5, snapshot.timeLimit / 10)))
+                let again = try await solve(instance, min(2, max(0.5, snapshot.timeLimit / 10)), nil)
                 proposals += again.assignments
                 unplaced += again.unplaced
                 recheck.resolved = checked.toResolve.count
@@ -233,7 +284,7 @@ public enum BatchRun {
             UPDATE batches
                SET status = 'finished', finished_at = now(), started_at = coalesce(started_at, now()),
                    objective = \(objective), bound = \(bound),
-                   summary = summary || \(JSONValue(summary))
+                   summary = (summary - 'progress') || \(JSONValue(summary))
              WHERE id = \(batchID)
             """)
         return summary

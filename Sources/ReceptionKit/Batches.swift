@@ -20,6 +20,8 @@ public struct BatchRecord: Encodable, Sendable {
     /// Why the batch failed or was cancelled, when it ended with its job (sql/009_batch_jobs.sql).
     public let error: String?
     public let summary: BatchSummary?
+    /// While the batch runs: the engine's best objective and bound so far (BatchRun publishes it).
+    public let progress: BatchProgress?
 
     /// The certified gap: how far below the best possible placement this one may be, at most.
     public var gap: Double? {
@@ -30,7 +32,7 @@ public struct BatchRecord: Encodable, Sendable {
     enum CodingKeys: String, CodingKey {
         case id, period, status, dryRun = "dry_run", requestedBy = "requested_by", createdAt = "created_at"
         case finishedAt = "finished_at", objective, bound, jobID = "job_id", jobState = "job_state"
-        case jobError = "job_error", error, summary, gap
+        case jobError = "job_error", error, summary, gap, progress
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -50,7 +52,21 @@ public struct BatchRecord: Encodable, Sendable {
         try c.encodeIfPresent(jobError, forKey: .jobError)
         try c.encodeIfPresent(error, forKey: .error)
         try c.encodeIfPresent(summary, forKey: .summary)
+        try c.encodeIfPresent(progress, forKey: .progress)
     }
+}
+
+/// How far a running batch's solve has come.
+public struct BatchProgress: Codable, Sendable, Equatable {
+    /// Seconds since the engine started.
+    public let seconds: Double
+    /// Score of the best placement found so far.
+    public let objective: Int
+    /// Proven upper bound on the best possible score (0 before the engine's first bound).
+    public let bound: Int
+
+    /// The certified gap so far, once there is a bound.
+    public var gap: Double? { bound > 0 ? Double(bound - objective) / Double(bound) : nil }
 }
 
 public enum Batches {
@@ -112,18 +128,20 @@ public enum Batches {
     static let select: Query = """
         SELECT b.id, b.period, b.status, b.dry_run, b.requested_by, b.created_at, b.finished_at, b.objective, b.bound,
                b.job_id, j.state AS job_state, j.errors->-1->>'message' AS job_error, b.error,
-               CASE WHEN b.summary ? 'placed' THEN b.summary::text END AS summary
+               CASE WHEN b.summary ? 'placed' THEN b.summary::text END AS summary,
+               CASE WHEN b.status = 'running' THEN (b.summary -> 'progress')::text END AS progress
         FROM batches b LEFT JOIN jobs j ON j.id = b.job_id
         """
 
     static func record(_ row: Row) throws -> BatchRecord {
         let decoder = JSONDecoder()
         let summary = try row.decode("summary", as: String?.self).flatMap { try? decoder.decode(BatchSummary.self, from: Data($0.utf8)) }
+        let progress = try row.decode("progress", as: String?.self).flatMap { try? decoder.decode(BatchProgress.self, from: Data($0.utf8)) }
         return BatchRecord(
             id: try row.decode("id"), period: try row.decode("period"), status: try row.decode("status"),
             dryRun: try row.decode("dry_run"), requestedBy: try row.decode("requested_by"), createdAt: try row.decode("created_at"),
             finishedAt: try row.decode("finished_at"), objective: try row.decode("objective"), bound: try row.decode("bound"),
             jobID: try row.decode("job_id"), jobState: try row.decode("job_state"), jobError: try row.decode("job_error"),
-            error: try row.decode("error"), summary: summary)
+            error: try row.decode("error"), summary: summary, progress: progress)
     }
 }

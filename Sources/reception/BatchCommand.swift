@@ -62,14 +62,21 @@ struct BatchCommand: AsyncParsableCommand {
                 print("Queued batch \(requested.id) for \(requested.period)\(dryRun ? " (dry run)" : ""). Follow it with: reception batch show \(requested.id)")
                 return
             }
+            // On a terminal one line, rewritten each second; otherwise a line each time the
+            // engine's figures improve (a log a script can keep).
             let interactive = isatty(STDERR_FILENO) == 1 && !output.json
             var hinted = false
+            var printed: BatchProgress?
             let batch = try await Batches.wait(for: requested.id, on: database) { batch, waited in
                 if batch.status == "queued" && waited >= .seconds(10) && !hinted {
                     hinted = true
                     FileHandle.standardError.write(Data("batch \(batch.id) is still queued: is a receptiond running? (start one with: receptiond --database-url ...)\n".utf8))
                 } else if interactive {
-                    FileHandle.standardError.write(Data("\rbatch \(batch.id): \(batch.status)… \(waited.components.seconds) s ".utf8))
+                    let figures = batch.progress.map { "  " + BatchReport.progress($0) } ?? ""
+                    FileHandle.standardError.write(Data("\r\u{1B}[Kbatch \(batch.id): \(batch.status)… \(waited.components.seconds) s\(figures)".utf8))
+                } else if let progress = batch.progress, progress != printed {
+                    printed = progress
+                    FileHandle.standardError.write(Data("batch \(batch.id): \(String(format: "%.1f", progress.seconds)) s  \(BatchReport.progress(progress))\n".utf8))
                 }
             }
             if interactive { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
@@ -181,6 +188,12 @@ extension BatchCommand {
 enum BatchReport {
     static func percent(_ value: Double) -> String { String(format: "%.3f%%", value * 100) }
 
+    /// A running batch's figures so far, in an officer's words.
+    static func progress(_ progress: BatchProgress) -> String {
+        guard let gap = progress.gap else { return "score \(progress.objective) so far" }
+        return "score \(progress.objective) so far, at most \(percent(gap)) below the best possible"
+    }
+
     static func render(_ batch: BatchRecord) -> String {
         var lines = ["Batch \(batch.id) for \(batch.period)\(batch.dryRun ? " (dry run: nothing written)" : ""): \(batch.status)"]
         if let summary = batch.summary {
@@ -213,6 +226,9 @@ enum BatchReport {
             if batch.status == "running" && (state == "available" || state == "retryable") {
                 // Handed back at a daemon's shutdown, or waiting for a retry.
                 lines.append("  No daemon runs it right now: the next receptiond to start takes it up again from the beginning.")
+            }
+            if state == "running", let figures = batch.progress {
+                lines.append("  After \(String(format: "%.0f", figures.seconds)) s: \(progress(figures))")
             }
         }
         return lines.joined(separator: "\n")

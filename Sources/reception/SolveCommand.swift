@@ -103,6 +103,12 @@ struct SolveCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Print a one-line summary (objective, bound, gap, seconds, peak memory) to standard error.")
     var stats = false
 
+    @Flag(name: .long, help: "Print the objective and the bound to standard error as they improve.")
+    var progress = false
+
+    @Flag(name: .long, help: "Stop when the engine's fixed search budgets are spent rather than at --time-limit: the same instance then always gives the same placement.")
+    var reproducible = false
+
     @Flag(name: .long, help: "Replay a generated reception year (--cases households, --seed) in weekly batches, with and without a forecast, against placing the year at once.")
     var replayYear = false
 
@@ -166,7 +172,11 @@ struct SolveCommand: AsyncParsableCommand {
         } catch {
             throw CLIError("\(source == "-" ? "<stdin>" : source): \(error)", exitCode: ExitCodes.badData)
         }
-        let result = Solver(timeLimit: timeLimit).solve(problem)
+        let printer: ProgressLine? = progress ? ProgressLine() : nil
+        var solver = Solver(timeLimit: timeLimit, stopping: reproducible ? .budget : .timeLimit)
+        if let printer { solver.progress = { printer.report($0) } }
+        let result = solver.solve(problem)
+        printer?.finish(result)
         try write(result.jsonData())
         if stats {
             let seconds = Date().timeIntervalSince(start)
@@ -180,7 +190,12 @@ struct SolveCommand: AsyncParsableCommand {
     private func write(_ data: Data) throws {
         if let output, output != "-" {
             do {
-                try data.write(to: URL(fileURLWithPath: output), options: .atomic)
+                // Atomic (a temporary file renamed into place) for a file, so that a failed run
+                // leaves no half-written result; a device or a pipe (/dev/null, /dev/stdout, a
+                // FIFO) is written to as it is, never replaced by a file.
+                let url = URL(fileURLWithPath: output)
+                let type = (try? FileManager.default.attributesOfItem(atPath: output))?[.type] as? FileAttributeType
+                try data.write(to: url, options: type == nil || type == .typeRegular ? .atomic : [])
             } catch {
                 throw CLIError("\(output): cannot write: \(Self.reason(error))", exitCode: ExitCodes.cannotWrite)
             }

@@ -52,6 +52,31 @@ struct BatchThroughDaemonTests {
             #expect((json?["summary"] as? [String: Any])?["placed"] as? Int == 4)
         }
     }
+
+    /// Issue 10 §2: a batch the engine cannot prove optimal uses its whole time limit, and the
+    /// officer waiting in `reception batch run` sees its score and certified gap as they improve.
+    @Test func theWaitingOfficerSeesTheBatchImprove() async throws {
+        try await TestDatabase.withMigratedDatabase { url in
+            let db = try await Connection.connect(url)
+            // Room for 11 persons but 10 dwellings: households of 3 fill 3 whole dwellings'
+            // worth of persons, the LP bound 3⅔, so no proof is possible.
+            try await WorkflowFixture.seed(on: db, cases: 14, personsQuota: 11)
+            try await db.execute("UPDATE capacity SET quota = 10 WHERE dimension IN ('dwellings', 'school_places')")
+            let daemon = try startDaemon(url)
+            defer { stop(daemon) }
+            let cli = try await Process.output(of: try TestDatabase.executable("reception"),
+                ["batch", "run", "--period", "2026", "--time-limit", "4", "--database-url", url])
+            #expect(cli.status == 0, "\(cli.output)")
+            #expect(cli.output.contains("so far, at most"), "progress lines on standard error: \(cli.output)")
+            let batch = try await db.query("SELECT id, summary ? 'progress' AS left, (summary->>'proven_optimal')::bool AS proven, (summary->>'time_limit_reached')::bool AS reached FROM batches")[0]
+            #expect(try batch.decode("left", as: Bool.self) == false, "a finished batch keeps its result, not its progress")
+            #expect(try batch.decode("proven", as: Bool.self) == false)
+            #expect(try batch.decode("reached", as: Bool.self) == true, "it searched until its time limit")
+            let record = try await Batches.find(try batch.decode("id"), on: db)
+            #expect(record.status == "finished" && record.progress == nil)
+            #expect((record.summary?.placed ?? 0) == 9)
+        }
+    }
 }
 
 /// `receptiond` from the build folder that scripts/test names, for the domain's tests.
