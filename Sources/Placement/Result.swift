@@ -36,6 +36,11 @@ public struct PlacementResult: Sendable, Equatable {
     public struct Unplaced: Sendable, Equatable {
         public var caseID: String
         public var reason: String
+
+        public init(caseID: String, reason: String) {
+            self.caseID = caseID
+            self.reason = reason
+        }
     }
 
     /// How the answer was found; not part of the deterministic answer (`seconds` varies).
@@ -79,6 +84,15 @@ public struct PlacementResult: Sendable, Equatable {
     /// In the order of the instance's cases.
     public var unplaced: [Unplaced]
     public var stats: Stats
+
+    /// A result put together from others (a batch's two stages: ReceptionKit's DeadlineFirst).
+    public init(objective: Int, bound: Int, assignments: [Assignment], unplaced: [Unplaced], stats: Stats) {
+        self.objective = objective
+        self.bound = bound
+        self.assignments = assignments
+        self.unplaced = unplaced
+        self.stats = stats
+    }
 
     /// Relative certified gap, (bound − objective) / bound (0 when bound is 0).
     public var gap: Double { bound > 0 ? Double(bound - objective) / Double(bound) : 0 }

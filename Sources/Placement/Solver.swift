@@ -54,6 +54,12 @@ public struct Solver: Sendable {
         public var objective: Int
         /// Proven upper bound on the best possible score (0 until the bound's first pass).
         public var bound: Int
+
+        public init(seconds: Double, objective: Int, bound: Int) {
+            self.seconds = seconds
+            self.objective = objective
+            self.bound = bound
+        }
     }
 
     public init(timeLimit: Double = 60, effort: Double = 1, stopping: Stopping = .budget,

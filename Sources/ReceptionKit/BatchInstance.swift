@@ -17,11 +17,12 @@ public enum BatchInstance {
         try await loadWithFingerprints(period: period, municipalities: only, today: today, weights: weights, on: connection).instance
     }
 
-    /// The instance, and each case's fingerprint by id.
+    /// The instance, each case's fingerprint by id, and the latest reception date of each case
+    /// that has one.
     static func loadWithFingerprints(
         period: Int, municipalities only: [String]?, today: CalendarDay, weights: PlacementInstance.Weights = .standard,
         on connection: Connection
-    ) async throws -> (instance: PlacementInstance, fingerprints: [Int: String]) {
+    ) async throws -> (instance: PlacementInstance, fingerprints: [Int: String], deadlines: [Int: CalendarDay]) {
         let municipalityRows = try await connection.query("""
             SELECT m.code, m.name, m.languages, m.shortage_occupations,
                    coalesce(array_agg(k.dimension ORDER BY k.dimension) FILTER (WHERE k.dimension IS NOT NULL), '{}') AS dimensions,
@@ -41,18 +42,19 @@ public enum BatchInstance {
                 languages: try row.decode("languages"), shortageOccupations: try row.decode("shortage_occupations"))
         }
 
-        let (cases, fingerprints) = try await Self.pendingCases(today: today, on: connection)
-        return (PlacementInstance(weights: weights, municipalities: municipalities, cases: cases), fingerprints)
+        let pending = try await Self.pendingCases(today: today, on: connection)
+        return (PlacementInstance(weights: weights, municipalities: municipalities, cases: pending.cases),
+                pending.fingerprints, pending.deadlines)
     }
 
     /// The pending (registered) cases, all or only `ids`, with their fingerprints by id
     /// (`case_fingerprint`, sql/009_batch_jobs.sql: what a batch re-checks at its write).
     static func pendingCases(
         ids: [Int]? = nil, today: CalendarDay, on connection: Connection
-    ) async throws -> (cases: [PlacementInstance.Case], fingerprints: [Int: String]) {
+    ) async throws -> (cases: [PlacementInstance.Case], fingerprints: [Int: String], deadlines: [Int: CalendarDay]) {
         let caseRows = try await connection.query("""
             SELECT c.id, c.ages, c.language, c.occupations, c.family_ties, c.preferences, c.excluded,
-                   greatest(0, \(today) - c.arrived_on) AS waiting_days, case_fingerprint(c) AS fingerprint,
+                   greatest(0, \(today) - c.arrived_on) AS waiting_days, case_fingerprint(c) AS fingerprint, c.latest_reception_on,
                    coalesce(array_agg(n.dimension ORDER BY n.dimension) FILTER (WHERE n.dimension IS NOT NULL), '{}') AS need_names,
                    coalesce(array_agg(n.units ORDER BY n.dimension) FILTER (WHERE n.dimension IS NOT NULL), '{}') AS need_units
             FROM cases c LEFT JOIN case_needs n ON n.case_id = c.id
@@ -61,11 +63,13 @@ public enum BatchInstance {
             ORDER BY c.arrived_on, c.id
             """)
         var fingerprints: [Int: String] = [:]
+        var deadlines: [Int: CalendarDay] = [:]
         let cases = try caseRows.map { row -> PlacementInstance.Case in
             let names = try row.decode("need_names", as: [String].self)
             let units = try row.decode("need_units", as: [Int].self)
             let id = try row.decode("id", as: Int.self)
             fingerprints[id] = try row.decode("fingerprint", as: String.self)
+            if let latest = try row.decode("latest_reception_on", as: CalendarDay?.self) { deadlines[id] = latest }
             return PlacementInstance.Case(
                 id: String(id), ages: try row.decode("ages"),
                 needs: Dictionary(uniqueKeysWithValues: zip(names, units)), language: try row.decode("language"),
@@ -73,6 +77,6 @@ public enum BatchInstance {
                 preferences: try row.decode("preferences"), excluded: try row.decode("excluded"),
                 waitingDays: try row.decode("waiting_days"))
         }
-        return (cases, fingerprints)
+        return (cases, fingerprints, deadlines)
     }
 }

@@ -16,6 +16,8 @@ public struct BatchSnapshot: Sendable {
     public let instance: PlacementInstance
     /// `case_fingerprint` (sql/009_batch_jobs.sql) of each pending case, by id.
     let fingerprints: [Int: String]
+    /// The latest reception date of each pending case that has one, by id (``DeadlineFirst``).
+    let deadlines: [Int: CalendarDay]
 }
 
 /// What a batch found, stored in `batches.summary` (ids and counts only, no personal data).
@@ -121,11 +123,11 @@ public enum BatchRun {
             WHERE id = \(batchID) AND status = 'queued'
             """)
         let snapshot = try await load(batchID: batchID, on: connection)
-        let result = try await solvePublishingProgress(snapshot, on: connection, logger: logger, solve: solve)
+        let (result, boundHolds) = try await solvePublishingProgress(snapshot, on: connection, logger: logger, solve: solve)
         let writing = ContinuousClock.now
         let summary = try await connection.withTransaction { transaction in
             try await beforeWrite(transaction)
-            let summary = try await write(snapshot, result, on: transaction, logger: logger, solve: solve)
+            let summary = try await write(snapshot, result, boundHolds: boundHolds, on: transaction, logger: logger, solve: solve)
             try await afterWrite(transaction)
             return summary
         }
@@ -137,16 +139,16 @@ public enum BatchRun {
         return summary
     }
 
-    /// Step 2: the solve, while the objective and bound so far are written to the batch's
+    /// Step 2: the solve (``DeadlineFirst``: households due before the next batch first), while the objective and bound so far are written to the batch's
     /// `summary.progress` once per ``progressInterval`` (one short autocommitted statement, no
     /// lock held meanwhile). Progress that cannot be written is only logged: it never fails a batch.
     static func solvePublishingProgress(
         _ snapshot: BatchSnapshot, on connection: Connection, logger: Logger, solve: @escaping Solve
-    ) async throws -> PlacementResult {
+    ) async throws -> (result: PlacementResult, boundHolds: Bool) {
         let latest = LatestProgress()
-        return try await withThrowingTaskGroup(of: PlacementResult?.self) { group in
+        return try await withThrowingTaskGroup(of: (result: PlacementResult, boundHolds: Bool)?.self) { group in
             group.addTask {
-                try await solve(snapshot.instance, snapshot.timeLimit) { progress in latest.value.withLock { $0 = progress } }
+                try await DeadlineFirst.solve(snapshot, solve: solve) { progress in latest.value.withLock { $0 = progress } }
             }
             group.addTask {
                 var published: Solver.Progress?
@@ -167,7 +169,7 @@ public enum BatchRun {
                 }
                 return nil
             }
-            var result: PlacementResult?
+            var result: (result: PlacementResult, boundHolds: Bool)?
             for try await finished in group {
                 if let finished { result = finished; group.cancelAll() }
             }
@@ -194,12 +196,12 @@ public enum BatchRun {
             let period = try batch.decode("period", as: Int.self)
             let requested = try batch.decode("requested", as: JSONValue<[String]>?.self)?.value
             let today = try await ReceptionClock.today(on: connection)
-            let (instance, fingerprints) = try await BatchInstance.loadWithFingerprints(
+            let (instance, fingerprints, deadlines) = try await BatchInstance.loadWithFingerprints(
                 period: period, municipalities: requested, today: today, on: connection)
             return BatchSnapshot(
                 batchID: batchID, period: period, dryRun: try batch.decode("dry_run", as: Bool.self),
                 timeLimit: try batch.decode("time_limit", as: Double?.self) ?? 30, today: today,
-                instance: instance, fingerprints: fingerprints)
+                instance: instance, fingerprints: fingerprints, deadlines: deadlines)
         }
     }
 
@@ -211,7 +213,7 @@ public enum BatchRun {
 
     /// Step 3, in the caller's transaction (READ COMMITTED: what it reads, it locks).
     public static func write(
-        _ snapshot: BatchSnapshot, _ result: PlacementResult, on connection: Connection, logger: Logger,
+        _ snapshot: BatchSnapshot, _ result: PlacementResult, boundHolds: Bool = true, on connection: Connection, logger: Logger,
         solve: Solve = solveOnOwnThread
     ) async throws -> BatchSummary {
         let batchID = snapshot.batchID
@@ -274,12 +276,13 @@ public enum BatchRun {
             proposals: snapshot.dryRun ? proposals.map {
                 .init(caseID: Int($0.caseID) ?? 0, municipality: $0.municipality, score: $0.score, reasons: $0.reasons)
             } : nil,
-            seconds: result.stats.seconds, provenOptimal: result.stats.provenOptimal && !changed,
+            seconds: result.stats.seconds, provenOptimal: result.stats.provenOptimal && !changed && boundHolds,
             timeLimitReached: result.stats.timeLimitReached,
             recheck: snapshot.dryRun ? nil : recheck)
         // The engine's bound holds for the snapshot; once households changed under the solve it
         // proves nothing about what was written, so none is claimed.
-        let bound: Int? = changed ? nil : result.bound
+        // The same when the deadline rule split the solve in two (DeadlineFirst).
+        let bound: Int? = changed || !boundHolds ? nil : result.bound
         try await connection.execute("""
             UPDATE batches
                SET status = 'finished', finished_at = now(), started_at = coalesce(started_at, now()),

@@ -2,12 +2,13 @@ import Foundation
 import Postgres
 
 /// The JSON import format: an array of case objects as in placement-instance/1 (FORMAT.md),
-/// plus `arrived`:
+/// plus `arrived` and the anvisning (`anvisning`, `latest_reception`, `category`):
 ///
 ///     [{"id": "MIG-2026-000123", "members": [{"age": 34}, {"age": 9}],
 ///       "needs": {"trauma_care": 1}, "language": "ar", "occupations": ["assistant_nurse"],
 ///       "family_ties": ["2480"], "preferences": ["2480"], "excluded": ["2284"],
-///       "arrived": "2026-11-02"}]
+///       "arrived": "2026-11-02", "anvisning": "2026-10-28", "latest_reception": "2027-01-28",
+///       "category": "quota_refugee"}]
 ///
 /// `ref` may stand for `id` and `ages: [34, 9]` for `members`. Without `arrived`, a
 /// `waiting_days` (as in an instance) dates the arrival back from today; with neither, it is
@@ -15,7 +16,8 @@ import Postgres
 /// or repeated `excluded` must not let a household be placed where it must never go.
 enum CaseImportJSON {
     static let keys: Set<String> = ["id", "ref", "members", "ages", "needs", "language", "occupations",
-                                    "family_ties", "preferences", "excluded", "arrived", "waiting_days"]
+                                    "family_ties", "preferences", "excluded", "arrived", "waiting_days",
+                                    "anvisning", "latest_reception", "category"]
 
     static func read(_ data: [UInt8], rules: CaseRules) -> CaseImport.Contents {
         var contents = CaseImport.Contents()
@@ -247,10 +249,39 @@ enum CaseImportJSON {
             }
         }
 
+        // The anvisning: its date (else the arrival's), its latest reception date (else the
+        // database's two months), its category.
+        func date(_ key: String) -> CalendarDay? {
+            switch given(key) {
+            case nil: return nil
+            case .string(let text)?:
+                if let day = CaseFieldRules.day(text) { return day }
+                problem(key, "\(CaseFieldRules.quoted(text)) is not a date (YYYY-MM-DD)")
+            case let other?:
+                problem(key, "expected a date string (YYYY-MM-DD), found \(other.kind)")
+            }
+            return nil
+        }
+        let anvisningOn = date("anvisning")
+        if let anvisningOn, let reason = CaseFieldRules.anvisning(anvisningOn, today: rules.today) { problem("anvisning", reason) }
+        let latestReceptionOn = date("latest_reception")
+        var category = CaseCategory.agencyAccommodation
+        switch given("category") {
+        case nil: break
+        case .string(let text)?:
+            switch CaseFieldRules.category(text) {
+            case .success(let value): category = value
+            case .failure(let failure): problem("category", failure.reason)
+            }
+        case let other?:
+            problem("category", "expected a category string, found \(other.kind)")
+        }
+
         guard problems.count == before else { return nil }
         let result = NewCase(reference: reference, ages: ages, needs: needs, language: language,
                              occupations: occupations, familyTies: familyTies, preferences: preferences,
-                             excluded: excluded, arrivedOn: arrivedOn)
+                             excluded: excluded, arrivedOn: arrivedOn, anvisningOn: anvisningOn,
+                             latestReceptionOn: latestReceptionOn, category: category)
         if let (field, reason) = CaseFieldRules.consistency(result) {
             problem(field, reason)
             return nil

@@ -87,10 +87,12 @@ public enum CaseRegistration {
                     let item = entry.newCase
                     rows.append([item.reference, arrayText(item.ages.map(String.init)), item.language,
                                  arrayText(item.occupations), arrayText(item.familyTies), arrayText(item.preferences),
-                                 arrayText(item.excluded), item.arrivedOn.description])
+                                 arrayText(item.excluded), item.arrivedOn.description, item.anvisningOn.description,
+                                 item.latestReceptionOn?.description, item.category.rawValue])
                 }
                 try await connection.copy(into: "cases", columns: [
                     "reference", "ages", "language", "occupations", "family_ties", "preferences", "excluded", "arrived_on",
+                    "anvisning_on", "latest_reception_given", "category",
                 ], rows: rows)
                 written += chunk.count
                 progress?(written, total)

@@ -3,7 +3,9 @@ import Postgres
 
 /// A case as text, the way the command line and a CSV row give it: lists separated by `;`
 /// (or `,`), a need as `name` or `name:units`, dates as `YYYY-MM-DD`. Only the reference and
-/// the ages are required; an absent arrival date means today.
+/// the ages are required; an absent arrival date means today, an absent anvisning date the
+/// arrival date, an absent latest reception date two months after the anvisning, an absent
+/// category `agency_accommodation`.
 public struct CaseTextFields: Sendable, Equatable {
     public var reference: String?
     public var ages: String?
@@ -14,17 +16,23 @@ public struct CaseTextFields: Sendable, Equatable {
     public var preferences: String?
     public var excluded: String?
     public var arrived: String?
+    public var anvisning: String?
+    public var latestReception: String?
+    public var category: String?
 
     /// The field names, as CSV columns and in problem reports.
     public enum Field: String, CaseIterable, Sendable {
         case ref, ages, needs, language, occupations
         case familyTies = "family_ties"
-        case preferences, excluded, arrived
+        case preferences, excluded, arrived, anvisning
+        case latestReception = "latest_reception"
+        case category
     }
 
     public init(reference: String? = nil, ages: String? = nil, needs: String? = nil, language: String? = nil,
                 occupations: String? = nil, familyTies: String? = nil, preferences: String? = nil,
-                excluded: String? = nil, arrived: String? = nil) {
+                excluded: String? = nil, arrived: String? = nil, anvisning: String? = nil,
+                latestReception: String? = nil, category: String? = nil) {
         self.reference = reference
         self.ages = ages
         self.needs = needs
@@ -34,6 +42,9 @@ public struct CaseTextFields: Sendable, Equatable {
         self.preferences = preferences
         self.excluded = excluded
         self.arrived = arrived
+        self.anvisning = anvisning
+        self.latestReception = latestReception
+        self.category = category
     }
 
     public subscript(field: Field) -> String? {
@@ -48,6 +59,9 @@ public struct CaseTextFields: Sendable, Equatable {
             case .preferences: preferences
             case .excluded: excluded
             case .arrived: arrived
+            case .anvisning: anvisning
+            case .latestReception: latestReception
+            case .category: category
             }
         }
         set {
@@ -61,6 +75,9 @@ public struct CaseTextFields: Sendable, Equatable {
             case .preferences: preferences = newValue
             case .excluded: excluded = newValue
             case .arrived: arrived = newValue
+            case .anvisning: anvisning = newValue
+            case .latestReception: latestReception = newValue
+            case .category: category = newValue
             }
         }
     }
@@ -139,10 +156,36 @@ public struct CaseTextFields: Sendable, Equatable {
             }
         }
 
+        var anvisningOn = arrivedOn
+        if let text = trimmed(self.anvisning) {
+            if let day = CaseFieldRules.day(text) {
+                if let reason = CaseFieldRules.anvisning(day, today: rules.today) { problem(.anvisning, reason) }
+                anvisningOn = day
+            } else {
+                problem(.anvisning, "\(CaseFieldRules.quoted(text)) is not a date (YYYY-MM-DD)")
+            }
+        }
+        var latestReceptionOn: CalendarDay?
+        if let text = trimmed(self.latestReception) {
+            if let day = CaseFieldRules.day(text) {
+                latestReceptionOn = day
+            } else {
+                problem(.latestReception, "\(CaseFieldRules.quoted(text)) is not a date (YYYY-MM-DD)")
+            }
+        }
+        var category = CaseCategory.agencyAccommodation
+        if let text = trimmed(self.category) {
+            switch CaseFieldRules.category(text) {
+            case .success(let given): category = given
+            case .failure(let failure): problem(.category, failure.reason)
+            }
+        }
+
         guard problems.count == before else { return nil }
         let result = NewCase(reference: reference, ages: ages, needs: needs, language: language,
                              occupations: occupations, familyTies: familyTies, preferences: preferences,
-                             excluded: excluded, arrivedOn: arrivedOn)
+                             excluded: excluded, arrivedOn: arrivedOn, anvisningOn: anvisningOn,
+                             latestReceptionOn: latestReceptionOn, category: category)
         if let (field, reason) = CaseFieldRules.consistency(result) {
             problems.append(ValidationProblem(location, field: field, reason: reason))
             return nil

@@ -17,6 +17,12 @@ public struct CaseRecord: Sendable, Equatable, Encodable {
     public let preferences: [String]
     public let excluded: [String]
     public let arrivedOn: CalendarDay
+    /// The anvisning's date; nil for a case registered before anvisningar were recorded.
+    public let anvisningOn: CalendarDay?
+    /// The latest reception date (the anvisning's own, else two months after it); nil without
+    /// an anvisning date.
+    public let latestReceptionOn: CalendarDay?
+    public let category: CaseCategory?
     /// registered (pending placement), proposed, placed or withdrawn.
     public let status: String
     public let withdrawnAt: Date?
@@ -32,6 +38,14 @@ public struct CaseRecord: Sendable, Equatable, Encodable {
         public let status: String
     }
 
+    /// Still to be received: registered, or proposed and not yet confirmed.
+    public var isWaiting: Bool { status == "registered" || status == "proposed" }
+
+    /// Days from `today` to the latest reception date (negative: past it); nil without one.
+    public func daysLeft(on today: CalendarDay) -> Int? {
+        latestReceptionOn.map { today.days(until: $0) }
+    }
+
     /// Whole days between arrival and `today`, as placement-instance/1 counts waiting.
     public func waitingDays(on today: CalendarDay) -> Int {
         max(0, arrivedOn.days(until: today))
@@ -39,7 +53,7 @@ public struct CaseRecord: Sendable, Equatable, Encodable {
 
     enum CodingKeys: String, CodingKey {
         case id, reference, ages, needs, language, occupations, familyTies = "family_ties", preferences, excluded
-        case arrivedOn = "arrived_on", status, withdrawnAt = "withdrawn_at", withdrawnReason = "withdrawn_reason"
+        case arrivedOn = "arrived_on", anvisningOn = "anvisning_on", latestReceptionOn = "latest_reception_on", category, status, withdrawnAt = "withdrawn_at", withdrawnReason = "withdrawn_reason"
         case createdAt = "created_at", allocation
     }
 
@@ -58,6 +72,9 @@ public struct CaseRecord: Sendable, Equatable, Encodable {
         preferences = try row.decode("preferences")
         excluded = try row.decode("excluded")
         arrivedOn = try row.decode("arrived_on")
+        anvisningOn = try row.decode("anvisning_on")
+        latestReceptionOn = try row.decode("latest_reception_on")
+        category = try row.decode("category", as: String?.self).flatMap(CaseCategory.init(rawValue:))
         status = try row.decode("status")
         withdrawnAt = try row.decode("withdrawn_at")
         withdrawnReason = try row.decode("withdrawn_reason")
@@ -95,10 +112,11 @@ public enum Cases {
     /// The case's columns, its needs, and its active allocation. One
     /// statement for every filter: the parameters are bound values, so the planner sees
     /// which ones are NULL and drops their conditions.
-    static func select(reference: String? = nil, status: String? = nil, municipality: String? = nil, limit: Int? = nil) -> Query {
+    static func select(reference: String? = nil, status: String? = nil, municipality: String? = nil,
+                       dueWithinDays: Int? = nil, overdue: Bool = false, limit: Int? = nil) -> Query {
         """
         SELECT c.id, c.reference, c.ages, c.language, c.occupations, c.family_ties, c.preferences, c.excluded,
-               c.arrived_on, c.status, c.withdrawn_at, c.withdrawn_reason, c.created_at,
+               c.arrived_on, c.anvisning_on, c.latest_reception_on, c.category, c.status, c.withdrawn_at, c.withdrawn_reason, c.created_at,
                coalesce(n.dimensions, '{}') AS need_dimensions, coalesce(n.units, '{}') AS need_units,
                a.id AS allocation_id, a.municipality_code AS allocation_municipality,
                a.period AS allocation_period, a.status AS allocation_status
@@ -112,7 +130,10 @@ public enum Cases {
         WHERE (\(reference)::text IS NULL OR upper(btrim(c.reference)) = \(reference.map(CaseReference.key)))
           AND (\(status)::text IS NULL OR c.status = \(status))
           AND (\(municipality)::text IS NULL OR a.municipality_code = \(municipality))
-        ORDER BY c.arrived_on, c.id
+          AND (\(dueWithinDays)::int IS NULL OR (c.status IN ('registered', 'proposed')
+               AND c.latest_reception_on <= reception_today() + \(dueWithinDays)::int))
+          AND (NOT \(overdue) OR (c.status IN ('registered', 'proposed') AND c.latest_reception_on < reception_today()))
+        ORDER BY CASE WHEN \(dueWithinDays)::int IS NOT NULL OR \(overdue) THEN c.latest_reception_on END, c.arrived_on, c.id
         LIMIT \(limit)
         """
     }
@@ -141,20 +162,28 @@ public enum Cases {
         /// Cases with an active (proposed or confirmed) allocation in this municipality.
         public var municipality: String?
         public var limit: Int?
+        /// Waiting cases whose latest reception date is at most this many days away (or past).
+        public var dueWithinDays: Int?
+        /// Waiting cases past their latest reception date.
+        public var overdue: Bool
 
-        public init(status: String? = nil, municipality: String? = nil, limit: Int? = nil) {
+        public init(status: String? = nil, municipality: String? = nil, limit: Int? = nil,
+                    dueWithinDays: Int? = nil, overdue: Bool = false) {
             self.status = status
             self.municipality = municipality
             self.limit = limit
+            self.dueWithinDays = dueWithinDays
+            self.overdue = overdue
         }
     }
 
-    /// Cases, longest waiting first.
+    /// Cases, longest waiting first; with a deadline filter, earliest deadline first.
     public static func list(_ filter: Filter = Filter(), on connection: Connection) async throws -> [CaseRecord] {
         if let status = filter.status, !statuses.contains(status) {
             throw ReceptionError.invalid("unknown status \(status) (one of \(statuses.joined(separator: ", ")))")
         }
-        let query = select(status: filter.status, municipality: filter.municipality, limit: filter.limit)
+        let query = select(status: filter.status, municipality: filter.municipality,
+                           dueWithinDays: filter.dueWithinDays, overdue: filter.overdue, limit: filter.limit)
         return try await connection.query(query).map(CaseRecord.init(row:))
     }
 

@@ -49,6 +49,9 @@ public struct IntakeReport: Encodable, Sendable {
         /// Placed households with at least one special need (trauma care, accessible dwelling, ...).
         public let placedWithSpecialNeeds: Int
         public let forcedPlacements: Int
+        /// Placed households received (confirmed) by their latest reception date, and after it.
+        public let receivedOnTime: Int
+        public let receivedLate: Int
         public let dimensions: [Dimension]
         /// The day it joins the cooperation, while that is still ahead (it receives nothing before).
         public let joinsOn: CalendarDay?
@@ -62,11 +65,15 @@ public struct IntakeReport: Encodable, Sendable {
             case proposedHouseholds = "proposed_households", placedChildren = "placed_children"
             case placedWithSpecialNeeds = "placed_with_special_needs", forcedPlacements = "forced_placements"
             case dimensions, fillRate = "fill_rate", joinsOn = "joins_on"
+            case receivedOnTime = "received_on_time", receivedLate = "received_late"
         }
 
         public init(code: String, name: String, active: Bool, personsQuota: Int, placedPersons: Int, placedHouseholds: Int,
                     proposedPersons: Int, proposedHouseholds: Int, placedChildren: Int, placedWithSpecialNeeds: Int,
-                    forcedPlacements: Int, dimensions: [Dimension], joinsOn: CalendarDay? = nil) {
+                    forcedPlacements: Int, receivedOnTime: Int = 0, receivedLate: Int = 0,
+                    dimensions: [Dimension], joinsOn: CalendarDay? = nil) {
+            self.receivedOnTime = receivedOnTime
+            self.receivedLate = receivedLate
             self.code = code
             self.name = name
             self.active = active
@@ -95,6 +102,8 @@ public struct IntakeReport: Encodable, Sendable {
             try c.encode(placedChildren, forKey: .placedChildren)
             try c.encode(placedWithSpecialNeeds, forKey: .placedWithSpecialNeeds)
             try c.encode(forcedPlacements, forKey: .forcedPlacements)
+            try c.encode(receivedOnTime, forKey: .receivedOnTime)
+            try c.encode(receivedLate, forKey: .receivedLate)
             try c.encode(dimensions, forKey: .dimensions)
             try c.encodeIfPresent(fillRate, forKey: .fillRate)
             try c.encodeIfPresent(joinsOn, forKey: .joinsOn)
@@ -104,6 +113,27 @@ public struct IntakeReport: Encodable, Sendable {
     public let period: Int
     public let generatedAt: Date
     public let municipalities: [Municipality]
+    /// Households still waiting, by their latest reception date (sql/013 `deadlines_overview`).
+    public let deadlines: Deadlines
+
+    public struct Deadlines: Encodable, Sendable, Equatable {
+        /// Waiting past their latest reception date.
+        public let waitingPastDate: Int
+        /// Waiting, with the date within the next 14 days.
+        public let dueWithin14Days: Int
+        /// Waiting, with no anvisning recorded (registered before anvisningar were).
+        public let withoutDate: Int
+
+        public init(waitingPastDate: Int = 0, dueWithin14Days: Int = 0, withoutDate: Int = 0) {
+            self.waitingPastDate = waitingPastDate
+            self.dueWithin14Days = dueWithin14Days
+            self.withoutDate = withoutDate
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case waitingPastDate = "waiting_past_date", dueWithin14Days = "due_within_14_days", withoutDate = "without_date"
+        }
+    }
 
     /// The sum over municipalities, for the report's last line.
     public var total: Municipality {
@@ -117,15 +147,18 @@ public struct IntakeReport: Encodable, Sendable {
             placedChildren: municipalities.reduce(0) { $0 + $1.placedChildren },
             placedWithSpecialNeeds: municipalities.reduce(0) { $0 + $1.placedWithSpecialNeeds },
             forcedPlacements: municipalities.reduce(0) { $0 + $1.forcedPlacements },
+            receivedOnTime: municipalities.reduce(0) { $0 + $1.receivedOnTime },
+            receivedLate: municipalities.reduce(0) { $0 + $1.receivedLate },
             dimensions: [])
     }
 
-    enum CodingKeys: String, CodingKey { case period, generatedAt = "generated_at", municipalities, total }
+    enum CodingKeys: String, CodingKey { case period, generatedAt = "generated_at", municipalities, total, deadlines }
 
-    public init(period: Int, generatedAt: Date, municipalities: [Municipality]) {
+    public init(period: Int, generatedAt: Date, municipalities: [Municipality], deadlines: Deadlines = Deadlines()) {
         self.period = period
         self.generatedAt = generatedAt
         self.municipalities = municipalities
+        self.deadlines = deadlines
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -134,6 +167,7 @@ public struct IntakeReport: Encodable, Sendable {
         try c.encode(generatedAt, forKey: .generatedAt)
         try c.encode(municipalities, forKey: .municipalities)
         try c.encode(total, forKey: .total)
+        try c.encode(deadlines, forKey: .deadlines)
     }
 
     /// Reads the report in one snapshot, so its numbers add up even while batches run.
@@ -150,7 +184,8 @@ public struct IntakeReport: Encodable, Sendable {
                        coalesce(i.placed_persons, 0)::bigint AS placed_persons, coalesce(i.placed_households, 0)::bigint AS placed_households,
                        coalesce(i.proposed_persons, 0)::bigint AS proposed_persons, coalesce(i.proposed_households, 0)::bigint AS proposed_households,
                        coalesce(i.placed_children, 0)::bigint AS placed_children, coalesce(i.placed_with_needs, 0)::bigint AS placed_with_needs,
-                       coalesce(i.forced_placements, 0)::bigint AS forced_placements
+                       coalesce(i.forced_placements, 0)::bigint AS forced_placements,
+                       coalesce(i.received_on_time, 0)::bigint AS received_on_time, coalesce(i.received_late, 0)::bigint AS received_late
                 FROM municipalities m LEFT JOIN intake i ON i.municipality_code = m.code
                 WHERE (\(municipality)::text IS NULL OR m.code = \(municipality))
                   AND (m.active OR i.municipality_code IS NOT NULL
@@ -176,9 +211,14 @@ public struct IntakeReport: Encodable, Sendable {
                     placedHouseholds: try row.decode("placed_households"), proposedPersons: try row.decode("proposed_persons"),
                     proposedHouseholds: try row.decode("proposed_households"), placedChildren: try row.decode("placed_children"),
                     placedWithSpecialNeeds: try row.decode("placed_with_needs"), forcedPlacements: try row.decode("forced_placements"),
+                    receivedOnTime: try row.decode("received_on_time"), receivedLate: try row.decode("received_late"),
                     dimensions: dimensions[code] ?? [], joinsOn: try row.decode("joins_on"))
             }
-            return IntakeReport(period: period, generatedAt: Date(), municipalities: municipalities)
+            let waiting = try await connection.query("SELECT waiting_past_date, due_within_14_days, without_date FROM deadlines_overview")[0]
+            let deadlines = Deadlines(waitingPastDate: try waiting.decode("waiting_past_date"),
+                                      dueWithin14Days: try waiting.decode("due_within_14_days"),
+                                      withoutDate: try waiting.decode("without_date"))
+            return IntakeReport(period: period, generatedAt: Date(), municipalities: municipalities, deadlines: deadlines)
         }
     }
 }

@@ -41,13 +41,14 @@ extension IntakeReport {
             [pad(TerminalText.escaped(m.code), 4, right: false), pad(IntakeReport.label(m), name, right: false),
              pad(String(m.personsQuota), 6), pad(String(m.placedPersons), 7), pad(String(m.placedHouseholds), 10),
              pad(String(m.proposedPersons), 8), pad(String(m.placedChildren), 8), pad(String(m.placedWithSpecialNeeds), 6),
-             pad(String(m.forcedPlacements), 6), pad(IntakeReport.percent(m.fillRate), 5),
+             pad(String(m.forcedPlacements), 6), pad(String(m.receivedOnTime), 7), pad(String(m.receivedLate), 4),
+             pad(IntakeReport.percent(m.fillRate), 5),
              bar ? IntakeReport.bar(placed: m.placedPersons, proposed: m.proposedPersons, quota: m.personsQuota) : ""]
                 .joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
         }
         let header = [pad("CODE", 4, right: false), pad("MUNICIPALITY", name, right: false), pad("QUOTA", 6),
                       pad("PLACED", 7), pad("HOUSEHOLDS", 10), pad("PROPOSED", 8), pad("CHILDREN", 8), pad("NEEDS", 6),
-                      pad("FORCED", 6), pad("FILL", 5)].joined(separator: "  ")
+                      pad("FORCED", 6), pad("ON TIME", 7), pad("LATE", 4), pad("FILL", 5)].joined(separator: "  ")
         lines.append(header)
         lines.append(String(repeating: "-", count: header.count + 22))
         lines += municipalities.map { row($0, bar: true) }
@@ -56,6 +57,9 @@ extension IntakeReport {
         lines.append("")
         lines.append("QUOTA: persons quota. PLACED/HOUSEHOLDS: confirmed placements. PROPOSED: persons in proposals awaiting a decision.")
         lines.append("CHILDREN: placed members under 18. NEEDS: placed households with a special need. FILL: placed / quota.")
+        lines.append("ON TIME / LATE: placed households received by their latest reception date, and after it.")
+        lines.append("Waiting past their latest reception date: \(deadlines.waitingPastDate) households; due within 14 days: \(deadlines.dueWithin14Days)"
+                     + (deadlines.withoutDate > 0 ? "; waiting with no anvisning recorded: \(deadlines.withoutDate)." : "."))
         let dimensionRows = municipalities.flatMap { m in
             m.dimensions.map { d in
                 [TerminalText.escaped(m.code), TerminalText.escaped(d.dimension), String(d.quota), String(d.used),
@@ -86,7 +90,7 @@ extension IntakeReport {
         let dimensionNames = Array(Set(municipalities.flatMap { $0.dimensions.map(\.dimension) })).sorted()
         var header = ["period", "code", "name", "active", "persons_quota", "placed_persons", "placed_households",
                       "proposed_persons", "proposed_households", "placed_children", "placed_with_special_needs",
-                      "forced_placements", "fill_rate"]
+                      "forced_placements", "fill_rate", "received_on_time", "received_late"]
         for name in dimensionNames { header += ["\(name)_quota", "\(name)_used", "\(name)_forced"] }
         var lines = [CSVCell.record(header.map(CSVCell.text))]
         for m in municipalities {
@@ -96,6 +100,7 @@ extension IntakeReport {
                 .integer(m.proposedPersons), .integer(m.proposedHouseholds), .integer(m.placedChildren),
                 .integer(m.placedWithSpecialNeeds), .integer(m.forcedPlacements),
                 m.fillRate.map { CSVCell.decimal($0, fractionDigits: 4) } ?? .empty,
+                .integer(m.receivedOnTime), .integer(m.receivedLate),
             ]
             for name in dimensionNames {
                 if let d = m.dimensions.first(where: { $0.dimension == name }) {
@@ -141,7 +146,7 @@ extension IntakeReport {
             let isTotal = m.code.isEmpty
             rows += "<tr\(isTotal ? " class=\"total\"" : "")><td>\(Self.html(m.code))</td><td>\(Self.html(m.name))\(Self.note(m).isEmpty ? "" : " <em>\(Self.html(Self.note(m)))</em>")</td>"
                 + [m.personsQuota, m.placedPersons, m.placedHouseholds, m.proposedPersons, m.placedChildren,
-                   m.placedWithSpecialNeeds, m.forcedPlacements].map { "<td class=\"n\">\($0)</td>" }.joined()
+                   m.placedWithSpecialNeeds, m.forcedPlacements, m.receivedOnTime, m.receivedLate].map { "<td class=\"n\">\($0)</td>" }.joined()
                 + "<td class=\"n\">\(Self.percent(m.fillRate))</td></tr>\n"
         }
         let formatter = ISO8601DateFormatter()
@@ -172,10 +177,11 @@ extension IntakeReport {
             <svg role="img" aria-label="Intake per municipality" width="\(labelWidth + chartWidth + 160)" height="\(chartHeight)" viewBox="0 0 \(labelWidth + chartWidth + 160) \(chartHeight)">
             \(bars)</svg>
             <table>
-            <thead><tr><th>Code</th><th>Municipality</th><th class="n">Quota</th><th class="n">Placed persons</th><th class="n">Households</th><th class="n">Proposed persons</th><th class="n">Children</th><th class="n">Special needs</th><th class="n">Forced</th><th class="n">Fill</th></tr></thead>
+            <thead><tr><th>Code</th><th>Municipality</th><th class="n">Quota</th><th class="n">Placed persons</th><th class="n">Households</th><th class="n">Proposed persons</th><th class="n">Children</th><th class="n">Special needs</th><th class="n">Forced</th><th class="n">On time</th><th class="n">Late</th><th class="n">Fill</th></tr></thead>
             <tbody>
             \(rows)</tbody>
             </table>
+            <p class="meta">On time / late: placed households received by their latest reception date, and after it. Waiting past their latest reception date: \(deadlines.waitingPastDate) households; due within 14 days: \(deadlines.dueWithin14Days).</p>
             </body>
             </html>
 

@@ -17,6 +17,12 @@ public struct NewCase: Sendable, Equatable {
     public var preferences: [String]
     public var excluded: [String]
     public var arrivedOn: CalendarDay
+    /// The anvisning's date: by default the arrival date.
+    public var anvisningOn: CalendarDay
+    /// The latest reception date the anvisning names; nil: the database's default, two months
+    /// after the anvisning (sql/013_anvisningar.sql).
+    public var latestReceptionOn: CalendarDay?
+    public var category: CaseCategory
 
     public struct Need: Sendable, Hashable {
         public var dimension: String
@@ -29,7 +35,8 @@ public struct NewCase: Sendable, Equatable {
 
     public init(reference: String, ages: [Int], needs: [Need] = [], language: String? = nil,
                 occupations: [String] = [], familyTies: [String] = [], preferences: [String] = [],
-                excluded: [String] = [], arrivedOn: CalendarDay) {
+                excluded: [String] = [], arrivedOn: CalendarDay, anvisningOn: CalendarDay? = nil,
+                latestReceptionOn: CalendarDay? = nil, category: CaseCategory = .agencyAccommodation) {
         self.reference = reference
         self.ages = ages
         self.needs = needs
@@ -39,6 +46,9 @@ public struct NewCase: Sendable, Equatable {
         self.preferences = preferences
         self.excluded = excluded
         self.arrivedOn = arrivedOn
+        self.anvisningOn = anvisningOn ?? arrivedOn
+        self.latestReceptionOn = latestReceptionOn
+        self.category = category
     }
 }
 
@@ -174,11 +184,38 @@ public enum CaseFieldRules {
         return nil
     }
 
-    /// Cross-field rules, on a case whose fields are each valid.
+    /// An anvisning date: not before 1990, not after today.
+    public static func anvisning(_ day: CalendarDay, today: CalendarDay) -> String? {
+        if day < earliestArrival { return "\(day) is before 1990-01-01" }
+        if day > today { return "\(day) is in the future" }
+        return nil
+    }
+
+    /// The longest an anvisning may give (sql/013_anvisningar.sql): two years.
+    public static let longestReceptionDays = 730
+
+    /// A category name, or the reason it is none.
+    public static func category(_ text: String) -> Result<CaseCategory, CategoryProblem> {
+        if let category = CaseCategory(rawValue: text) { return .success(category) }
+        return .failure(CategoryProblem(reason: "\(quoted(text)) is not a category (\(CaseCategory.allCases.map(\.rawValue).joined(separator: ", ")))"))
+    }
+
+    public struct CategoryProblem: Error { public let reason: String }
+
+    /// Cross-field rules, on a case whose fields are each valid. Field names are those of the
+    /// CSV columns (and JSON keys).
     public static func consistency(_ item: NewCase) -> (field: String, reason: String)? {
         let both = Set(item.preferences).intersection(item.excluded)
         if !both.isEmpty {
             return ("preferences", "\(both.sorted().joined(separator: ", ")) is both preferred and excluded")
+        }
+        if let latest = item.latestReceptionOn {
+            if latest < item.anvisningOn {
+                return ("latest_reception", "\(latest) is before the anvisning (\(item.anvisningOn))")
+            }
+            if item.anvisningOn.days(until: latest) > longestReceptionDays {
+                return ("latest_reception", "\(latest) is more than two years after the anvisning (\(item.anvisningOn))")
+            }
         }
         return nil
     }

@@ -20,12 +20,13 @@ struct CaseCommand: AsyncParsableCommand {
               reception case add --ref MIG-2026-000123 --ages 34,31,9,4 \\
                 --needs trauma_care --language ar --ties 2480
             """,
-        subcommands: [Add.self, CaseImportCommand.self, Show.self, List.self, Withdraw.self]
+        subcommands: [Add.self, CaseImportCommand.self, Show.self, List.self, Notices.self, Withdraw.self]
     )
 
     static let optionNames = [
         "ref": "--ref", "ages": "--ages", "needs": "--needs", "language": "--language", "occupations": "--occupations",
         "family_ties": "--ties", "preferences": "--prefer", "excluded": "--exclude", "arrived": "--arrived",
+        "anvisning": "--anvisning", "latest_reception": "--latest-reception", "category": "--category",
     ]
 
     struct Add: AsyncParsableCommand {
@@ -39,11 +40,18 @@ struct CaseCommand: AsyncParsableCommand {
                 code may not be both preferred and excluded. The arrival date defaults to
                 today.
 
+                The anvisning (the Migration Agency's assignment to the cooperation):
+                --anvisning is its date (default: the arrival date), --latest-reception
+                the latest reception date it names (default: two months after the
+                anvisning; quota refugees often have longer), --category one of
+                agency_accommodation (the default), quota_refugee, temporary_protection.
+                They cannot be changed after registration.
+
                 Example:
                   reception case add --ref MIG-2026-000123 --ages 34,31,9,4 \\
                     --needs trauma_care,accessible_dwellings:1 --language ar \\
                     --occupations nurse --ties 2480 --prefer 2480,2460 \\
-                    --exclude 2284 --arrived 2026-11-02
+                    --exclude 2284 --arrived 2026-11-02 --anvisning 2026-10-28
                 """)
 
         @Option(help: ArgumentHelp("The case reference, e.g. MIG-2026-000123.", valueName: "ref")) var ref: String
@@ -55,6 +63,9 @@ struct CaseCommand: AsyncParsableCommand {
         @Option(help: ArgumentHelp("Preferred municipalities.", valueName: "codes")) var prefer: String?
         @Option(help: ArgumentHelp("Municipalities where the household must never be placed.", valueName: "codes")) var exclude: String?
         @Option(help: ArgumentHelp("The arrival date (YYYY-MM-DD); default today.", valueName: "date")) var arrived: String?
+        @Option(help: ArgumentHelp("The anvisning's date (YYYY-MM-DD); default the arrival date.", valueName: "date")) var anvisning: String?
+        @Option(help: ArgumentHelp("The latest reception date the anvisning names; default two months after it.", valueName: "date")) var latestReception: String?
+        @Option(help: ArgumentHelp("agency_accommodation (default), quota_refugee or temporary_protection.", valueName: "category")) var category: String?
         @Flag(help: "Register need names that are not yet capacity dimensions.") var newNeeds = false
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: OutputOptions
@@ -63,7 +74,8 @@ struct CaseCommand: AsyncParsableCommand {
             let database = try await connection.connect()
             let rules = try await CaseRules.load(on: database, acceptNewNeeds: newNeeds)
             let fields = CaseTextFields(reference: ref, ages: ages, needs: needs, language: language, occupations: occupations,
-                                        familyTies: ties, preferences: prefer, excluded: exclude, arrived: arrived)
+                                        familyTies: ties, preferences: prefer, excluded: exclude, arrived: arrived,
+                                        anvisning: anvisning, latestReception: latestReception, category: category)
             var problems: [ValidationProblem] = []
             do {
                 guard let newCase = fields.validate(at: .arguments, rules: rules, problems: &problems) else {
@@ -123,20 +135,32 @@ struct CaseCommand: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "List cases, longest waiting first.",
+            abstract: "List cases, longest waiting first; or the ones due soon or overdue.",
             discussion: """
                 --municipality lists the cases proposed for or placed in that municipality.
+                --due-within 14d lists the households still waiting (registered, or
+                proposed and not confirmed) whose latest reception date is at most 14
+                days away, or already past; --overdue only those past it. Both list the
+                earliest date first. A period is days (14d or 14) or weeks (2w).
 
-                Example: reception case list --status registered --limit 50
+                Examples:
+                  reception case list --status registered --limit 50
+                  reception case list --due-within 14d
+                  reception case list --overdue --json
                 """)
 
         @Option(help: ArgumentHelp("registered, proposed, placed or withdrawn.", valueName: "status")) var status: String?
         @Option(help: ArgumentHelp("Cases with an active allocation in this municipality.", valueName: "code")) var municipality: String?
+        @Option(help: ArgumentHelp("Waiting cases whose latest reception date is at most this far away (or past), e.g. 14d or 2w.", valueName: "period")) var dueWithin: String?
+        @Flag(help: "Waiting cases past their latest reception date.") var overdue = false
         @Option(help: ArgumentHelp("At most this many cases.", valueName: "n")) var limit: Int?
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: OutputOptions
 
         func validate() throws {
+            if let dueWithin, CaseCommand.days(dueWithin) == nil {
+                throw ValidationError("--due-within: \(dueWithin) is not a number of days (14d, 14) or weeks (2w), up to 366 days")
+            }
             if let status, !Cases.statuses.contains(status) {
                 throw ValidationError("--status: \(status) is not one of \(Cases.statuses.joined(separator: ", "))")
             }
@@ -145,13 +169,58 @@ struct CaseCommand: AsyncParsableCommand {
 
         func run() async throws {
             let database = try await connection.connect()
-            let cases = try await Cases.list(.init(status: status, municipality: municipality, limit: limit), on: database)
+            let cases = try await Cases.list(.init(status: status, municipality: municipality, limit: limit,
+                                                   dueWithinDays: dueWithin.flatMap(CaseCommand.days), overdue: overdue), on: database)
             if output.json { try JSONOutput.print(cases); return }
             let today = try await ReceptionClock.today(on: database)
-            print(TerminalTable(headers: ["REFERENCE", "STATUS", "MEMBERS", "ARRIVED", "WAITING", "MUNICIPALITY"], rows: cases.map {
+            if cases.isEmpty && (dueWithin != nil || overdue) {
+                print(overdue ? "No household is waiting past its latest reception date." : "No waiting household is due within \(dueWithin ?? "").")
+                return
+            }
+            print(TerminalTable(headers: ["REFERENCE", "STATUS", "MEMBERS", "ARRIVED", "WAITING", "LATEST RECEPTION", "MUNICIPALITY"], rows: cases.map {
                 [$0.reference, $0.status, String($0.ages.count), $0.arrivedOn.description, "\($0.waitingDays(on: today)) d",
-                 $0.allocation.map { "\($0.municipality) (\($0.status))" } ?? ""]
+                 CaseCommand.deadline($0, today: today), $0.allocation.map { "\($0.municipality) (\($0.status))" } ?? ""]
             }, numericColumns: [2, 4]).render())
+        }
+    }
+
+    struct Notices: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The morning's list: households that became due soon or overdue.",
+            discussion: """
+                receptiond's daily deadline-check job (--deadline-check-schedule, by default
+                every day at 05:00 Europe/Stockholm) notices each waiting household once
+                when its latest reception date comes within 14 days (due), and once when
+                the date passes while it still waits (overdue). This lists the notices of
+                one day, today by default; `case list --due-within 14d` lists every
+                household due now, noticed or not.
+
+                Examples:
+                  reception case notices
+                  reception case notices --day 2027-03-01 --json
+                """)
+
+        @Option(help: ArgumentHelp("The day whose notices to list (YYYY-MM-DD); default today.", valueName: "date")) var day: String?
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var output: OutputOptions
+
+        func validate() throws {
+            if let day, CaseFieldRules.day(day) == nil { throw ValidationError("--day: \(day) is not a date (YYYY-MM-DD)") }
+        }
+
+        func run() async throws {
+            let database = try await connection.connect()
+            let today = try await ReceptionClock.today(on: database)
+            let date = day.flatMap(CaseFieldRules.day) ?? today
+            let notices = try await DeadlineNotices.list(on: date, on: database)
+            if output.json { try JSONOutput.print(notices); return }
+            guard !notices.isEmpty else {
+                print("No deadline notices on \(date). (Is a receptiond running? It records them once a day.)")
+                return
+            }
+            print(TerminalTable(headers: ["REFERENCE", "NOTICE", "LATEST RECEPTION", "STATUS NOW"], rows: notices.map {
+                [$0.reference, $0.kind == .overdue ? "overdue" : "due soon", $0.latestReceptionOn.description, $0.status]
+            }).render())
         }
     }
 
@@ -192,12 +261,35 @@ struct CaseCommand: AsyncParsableCommand {
             ("Preferences", record.preferences.joined(separator: ", ")),
             ("Excluded", record.excluded.joined(separator: ", ")),
             ("Arrived", "\(record.arrivedOn) (\(record.waitingDays(on: today)) days ago)"),
+            ("Anvisning", record.anvisningOn.map { "\($0)" + (record.category.map { ", \($0.description)" } ?? "") } ?? "not recorded"),
+            ("Latest date", record.latestReceptionOn == nil ? "none" : deadline(record, today: today)),
         ]
         if record.status == "withdrawn" {
             lines.append(("Withdrawn", record.withdrawnReason ?? ""))
         }
         return lines.map { "\($0.0.padding(toLength: 12, withPad: " ", startingAt: 0)) \($0.1.isEmpty ? "–" : TerminalText.escaped($0.1))" }
             .joined(separator: "\n")
+    }
+
+    /// The latest reception date and how it stands today, for a waiting household.
+    static func deadline(_ record: CaseRecord, today: CalendarDay) -> String {
+        guard let latest = record.latestReceptionOn, let left = record.daysLeft(on: today) else { return "" }
+        guard record.isWaiting else { return latest.description }
+        switch left {
+        case ..<0: return "\(latest) (overdue \(-left) d)"
+        case 0: return "\(latest) (today)"
+        default: return "\(latest) (in \(left) d)"
+        }
+    }
+
+    /// `14d`, `14` or `2w` as days; nil for anything else or more than a year.
+    static func days(_ text: String) -> Int? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
+        let (digits, factor) = trimmed.hasSuffix("w") ? (trimmed.dropLast(), 7)
+                             : trimmed.hasSuffix("d") ? (trimmed.dropLast(), 1) : (trimmed[...], 1)
+        guard let count = Int(digits), count >= 0 else { return nil }
+        let days = count.multipliedReportingOverflow(by: factor)
+        return !days.overflow && days.partialValue <= 366 ? days.partialValue : nil
     }
 
     static func describe(_ details: [String: JSONTree]) -> String {

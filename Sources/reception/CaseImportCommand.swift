@@ -18,16 +18,21 @@ struct CaseImportCommand: AsyncParsableCommand {
 
             CSV: a header row naming the columns, in any order:
               ref,ages,needs,language,occupations,family_ties,
-              preferences,excluded,arrived
+              preferences,excluded,arrived,anvisning,latest_reception,category
             Only ref and ages are required. Lists are separated by ; (ages 34;31;9;4), a
             need is name or name:units (trauma_care;accessible_dwellings:1), dates
-            YYYY-MM-DD (arrived defaults to today). UTF-8, comma-separated, quoted
-            fields as usual.
+            YYYY-MM-DD (arrived defaults to today, anvisning to the arrival,
+            latest_reception to two months after the anvisning). category is
+            agency_accommodation (the default), quota_refugee or temporary_protection.
+            UTF-8, comma-separated, quoted fields as usual.
 
-            JSON: an array of case objects as in placement-instance/1, plus "arrived":
+            JSON: an array of case objects as in placement-instance/1, plus "arrived",
+            "anvisning", "latest_reception" and "category", as in the CSV:
               [{"id": "MIG-2026-000123", "members": [{"age": 34}, {"age": 9}],
                 "needs": {"trauma_care": 1}, "language": "ar", "family_ties": ["2480"],
-                "preferences": ["2480"], "excluded": ["2284"], "arrived": "2026-11-02"}]
+                "preferences": ["2480"], "excluded": ["2284"], "arrived": "2026-11-02",
+                "anvisning": "2026-10-28", "category": "quota_refugee",
+                "latest_reception": "2027-02-28"}]
 
             A file with no cases (a header and no rows, an empty array) is refused, and so
             is a JSON object that gives a key twice. A file larger than \(CaseImportCommand.sizeLimit) is

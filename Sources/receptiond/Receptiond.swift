@@ -88,6 +88,9 @@ struct Receptiond: AsyncParsableCommand {
     var logFormat = "text"
 
     /// Registers the kinds that Reception's test suite uses. Not for production.
+    @Option(name: .customLong("deadline-check-schedule"), help: ArgumentHelp("When the daily deadline-check job records the households that became due or overdue (for `reception case notices`); 'off' runs none.", valueName: "schedule"))
+    var deadlineCheckSchedule = DeadlineCheckJob.defaultSchedule
+
     @Flag(name: .customLong("testing-kinds"), help: .hidden)
     var testingKinds = false
 
@@ -116,6 +119,13 @@ struct Receptiond: AsyncParsableCommand {
             _ = try Schedule.parse(pruneSchedule)
         } catch {
             throw ValidationError("--prune-schedule: \(error.problem)")
+        }
+        if deadlineCheckSchedule != "off" {
+            do {
+                _ = try Schedule.parse(deadlineCheckSchedule)
+            } catch {
+                throw ValidationError("--deadline-check-schedule: \(error.problem)")
+            }
         }
         for queue in queues where !NewJob.isValidQueueName(queue) {
             throw ValidationError("--queue: \(NewJob.queueNameRule)")
@@ -148,6 +158,11 @@ struct Receptiond: AsyncParsableCommand {
         configuration.pollInterval = DurationText.parse(pollInterval)!
         configuration.retention = retention == "off" ? nil : DurationText.parse(retention)
         configuration.pruneSchedule = try Schedule.parse(pruneSchedule)
+        if deadlineCheckSchedule != "off" {
+            configuration.periodic.append(PeriodicJob(
+                name: DeadlineCheckJob.kind, schedule: try Schedule.parse(deadlineCheckSchedule),
+                job: try NewJob(DeadlineCheckJob.self, arguments: .init(), queue: configuration.queues.sorted()[0])))
+        }
 
         let worker = JobWorker(configuration: configuration, registry: registry(), logger: logger)
         var group = ServiceGroupConfiguration(
@@ -187,6 +202,7 @@ struct Receptiond: AsyncParsableCommand {
         var registry = JobRegistry()
         registry.register(NoopJob())
         registry.register(AllocationBatchJob())
+        registry.register(DeadlineCheckJob())
         if testingKinds { TestingJobs.register(in: &registry) }
         return registry
     }

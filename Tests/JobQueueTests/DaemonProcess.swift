@@ -95,12 +95,13 @@ struct SpawnFailed: Error, CustomStringConvertible {
 final class DaemonProcess: Sendable {
     let child: ChildProcess
 
-    /// Without retention unless asked (its periodic prune-jobs job would be among the jobs
-    /// the tests count; MaintenanceTests tests it).
+    /// Without periodic jobs unless asked: retention's prune-jobs and the daily deadline-check
+    /// would be among the jobs the tests count (MaintenanceTests and DeadlineTests test them).
     init(url: String, _ arguments: [String]) throws {
         let retention = arguments.contains("--retention") ? [] : ["--retention", "off"]
+        let deadlines = arguments.contains("--deadline-check-schedule") ? [] : ["--deadline-check-schedule", "off"]
         child = try ChildProcess(try TestDatabase.executable("receptiond"),
-            ["--database-url", url, "--testing-kinds", "--log-level", "info", "--poll-interval", "100ms"] + retention + arguments)
+            ["--database-url", url, "--testing-kinds", "--log-level", "info", "--poll-interval", "100ms"] + retention + deadlines + arguments)
     }
 
     var pid: Int32 { child.pid }

@@ -120,7 +120,7 @@ struct BatchTests {
         try await TestDatabase.withMigratedDatabase { url in
             let db = try await Connection.connect(url)
             try await WorkflowFixture.seed(on: db, cases: 1)
-            let batch = try await Batches.request(period: 2026, municipalities: ["2480"], timeLimit: 3, dryRun: false, on: db)
+            let batch = try await Batches.request(period: 2026, municipalities: ["2480"], timeLimit: 1, dryRun: false, on: db)
             #expect(batch.status == "queued")
             #expect(batch.jobState == "available")
             #expect(batch.requestedBy == (try await TestDatabase.sessionUser(on: db)))
@@ -128,7 +128,7 @@ struct BatchTests {
             #expect(try jobs[0].decode("kind", as: String.self) == BatchRun.jobKind)
             #expect(try jobs[0].decode("batch", as: String.self) == String(batch.id))
             await #expect(throws: ReceptionError.notFound("no municipality with code 9999")) {
-                try await Batches.request(period: 2026, municipalities: ["9999"], timeLimit: 3, dryRun: false, on: db)
+                try await Batches.request(period: 2026, municipalities: ["9999"], timeLimit: 1, dryRun: false, on: db)
             }
         }
     }
@@ -142,7 +142,7 @@ struct BatchFollowsJobTests {
         try await TestDatabase.withMigratedDatabase { url in
             let db = try await Connection.connect(url)
             try await WorkflowFixture.seed(on: db, cases: 1)
-            let discarded = try await Batches.request(period: 2026, municipalities: nil, timeLimit: 3, dryRun: false, on: db)
+            let discarded = try await Batches.request(period: 2026, municipalities: nil, timeLimit: 1, dryRun: false, on: db)
             try await db.execute("""
                 UPDATE jobs SET state = 'discarded', finished_at = now(),
                        errors = errors || '[{"message": "worker lost: its lease expired", "attempt": 5}]'
@@ -152,12 +152,12 @@ struct BatchFollowsJobTests {
             #expect(try failed.decode("status", as: String.self) == "failed")
             #expect(try failed.decode("error", as: String.self) == "its job was discarded: worker lost: its lease expired")
 
-            let cancelled = try await Batches.request(period: 2026, municipalities: nil, timeLimit: 3, dryRun: false, on: db)
+            let cancelled = try await Batches.request(period: 2026, municipalities: nil, timeLimit: 1, dryRun: false, on: db)
             try await db.execute("UPDATE jobs SET state = 'cancelled', finished_at = now() WHERE id = \(cancelled.jobID!)")
             #expect(try await Batches.find(cancelled.id, on: db).status == "cancelled")
             // A job's own time limit is in its arguments, for the daemon's timeout.
             let args = try await db.query("SELECT args->>'time_limit' AS t FROM jobs WHERE id = \(cancelled.jobID!)")[0]
-            #expect(try args.decode("t", as: String.self) == "3")
+            #expect(try args.decode("t", as: String.self) == "1")
         }
     }
 }

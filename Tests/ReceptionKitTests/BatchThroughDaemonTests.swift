@@ -17,8 +17,8 @@ struct BatchThroughDaemonTests {
             try await WorkflowFixture.seed(on: db, cases: 20)
             let daemons = [try startDaemon(url), try startDaemon(url)]
             defer { daemons.forEach(stop) }
-            async let first = Batches.request(period: 2026, municipalities: nil, timeLimit: 5, dryRun: false, on: try await Connection.connect(url))
-            async let second = Batches.request(period: 2026, municipalities: nil, timeLimit: 5, dryRun: false, on: try await Connection.connect(url))
+            async let first = Batches.request(period: 2026, municipalities: nil, timeLimit: 1, dryRun: false, on: try await Connection.connect(url))
+            async let second = Batches.request(period: 2026, municipalities: nil, timeLimit: 1, dryRun: false, on: try await Connection.connect(url))
             let ids = try await [first.id, second.id]
             var finished: [BatchRecord] = []
             for id in ids {
@@ -45,7 +45,7 @@ struct BatchThroughDaemonTests {
             let daemon = try startDaemon(url)
             defer { stop(daemon) }
             let cli = try await Process.output(of: try TestDatabase.executable("reception"),
-                ["batch", "run", "--period", "2026", "--time-limit", "5", "--json", "--database-url", url], standardErrorToo: false)
+                ["batch", "run", "--period", "2026", "--time-limit", "1", "--json", "--database-url", url], standardErrorToo: false)
             #expect(cli.status == 0)
             let json = try JSONSerialization.jsonObject(with: Data(cli.output.utf8)) as? [String: Any]
             #expect(json?["status"] as? String == "finished")

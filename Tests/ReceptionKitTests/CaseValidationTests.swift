@@ -64,7 +64,7 @@ struct CaseValidationTests {
         let contents = csv("ref,agez\nA,1\n")
         #expect(contents.entries.isEmpty)
         #expect(contents.problems.map(\.description) == [
-            "line 1, field \"agez\": unknown column (the columns are ref,ages,needs,language,occupations,family_ties,preferences,excluded,arrived)",
+            "line 1, field \"agez\": unknown column (the columns are ref,ages,needs,language,occupations,family_ties,preferences,excluded,arrived,anvisning,latest_reception,category)",
             "line 1, field ages: the header has no ages column, which is required",
         ])
     }
@@ -115,7 +115,7 @@ struct CaseValidationTests {
             "[0].members[1].age: 9.5 is not a whole number of years",
             "[0].members[2].age: -1 is not an age (0–120)",
             "[0].needs.trauma_care: 0 units of trauma_care; a need has 1 to 1000",
-            "[1].excludd: unknown key (the keys are ages, arrived, excluded, family_ties, id, language, members, needs, occupations, preferences, ref, waiting_days)",
+            "[1].excludd: unknown key (the keys are ages, anvisning, arrived, category, excluded, family_ties, id, language, latest_reception, members, needs, occupations, preferences, ref, waiting_days)",
             "[2].preferences[1]: expected a string, found a number",
             "[3]: expected a case object, found a string",
             "[4].members: a household has at least one member",

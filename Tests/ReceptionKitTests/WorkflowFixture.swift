@@ -48,7 +48,7 @@ enum WorkflowFixture {
     /// A batch row to hang proposals on, as `batch run` would create.
     static func batch(dryRun: Bool = false, on connection: Connection) async throws -> Int {
         try await connection.query("""
-            INSERT INTO batches (period, dry_run, summary) VALUES (\(period), \(dryRun), '{"time_limit": 5}') RETURNING id
+            INSERT INTO batches (period, dry_run, summary) VALUES (\(period), \(dryRun), '{"time_limit": 1}') RETURNING id
             """)[0].decode("id")
     }
 

@@ -29,7 +29,7 @@ struct OfficersDayTests {
                 try await admin.execute("INSERT INTO capacity (municipality_code, period, dimension, quota) VALUES ('2480', 2026, 'trauma_care', 1)")
                 try await CaseRegistration.register(contents.entries, on: officer)
 
-                let requested = try await Batches.request(period: 2026, municipalities: nil, timeLimit: 5, dryRun: false, on: officer)
+                let requested = try await Batches.request(period: 2026, municipalities: nil, timeLimit: 1, dryRun: false, on: officer)
                 #expect(try await Receptiond.drain(logins.url(.worker)) == 0)
                 let batch = try await Batches.find(requested.id, on: officer)
                 #expect(batch.status == "finished", "\(batch.jobError ?? "")")

@@ -1,0 +1,83 @@
+import Placement
+import Postgres
+
+/// The batch's deadline rule (issue 11 §1, README "Deadlines"): a household whose latest
+/// reception date falls before the next batch is placed before any other, wherever it fits.
+///
+/// The next batch is taken to be a week away (`horizonDays`), the rhythm Umeåregionen runs.
+/// The rule is lexicographic, so it is solved in two stages with the same engine:
+/// 1. the due households alone, against all the capacity left (the engine maximises their
+///    score, so it places as many of them as it can, longest waiting first);
+/// 2. everyone else, against what stage 1 left.
+/// A due household stage 1 cannot place is named in the batch's result with the reason and its
+/// date. The two stages together prove no optimality bound for the whole batch (stage 1's
+/// choice among equally good placements can cost stage 2), so the batch claims none.
+public enum DeadlineFirst {
+    /// Days to the next batch: a household due before then is placed first.
+    public static let horizonDays = 7
+    /// Stage 1's share of the batch's time limit.
+    static let dueShare = 0.25
+
+    /// The ids of the households that are due before the next batch.
+    static func due(_ snapshot: BatchSnapshot) -> Set<String> {
+        guard let horizon = snapshot.today.adding(days: horizonDays) else { return [] }
+        return Set(snapshot.deadlines.compactMap { id, latest in latest < horizon ? String(id) : nil })
+    }
+
+    /// The batch's solve under the rule; a batch with no due household is one plain solve.
+    /// Returns the combined result and whether it carries a bound for the whole batch.
+    static func solve(
+        _ snapshot: BatchSnapshot, solve: BatchRun.Solve, progress: (@Sendable (Solver.Progress) -> Void)?
+    ) async throws -> (result: PlacementResult, boundHolds: Bool) {
+        let due = due(snapshot)
+        let instance = snapshot.instance
+        let first = instance.cases.filter { due.contains($0.id) }
+        guard !first.isEmpty else {
+            return (try await solve(instance, snapshot.timeLimit, progress), true)
+        }
+        let rest = instance.cases.filter { !due.contains($0.id) }
+        let dueInstance = PlacementInstance(weights: instance.weights, municipalities: instance.municipalities, cases: first)
+        let firstLimit = rest.isEmpty ? snapshot.timeLimit : max(0.5, snapshot.timeLimit * dueShare)
+        let stage1 = try await solve(dueInstance, firstLimit, nil)
+
+        // What stage 1 leaves.
+        var left = Dictionary(uniqueKeysWithValues: instance.municipalities.map { ($0.code, $0.capacity) })
+        let byID = Dictionary(uniqueKeysWithValues: first.map { ($0.id, $0) })
+        for assignment in stage1.assignments {
+            guard let household = byID[assignment.caseID] else { continue }
+            for (dimension, units) in Demand.of(household) {
+                left[assignment.municipality]?[dimension, default: 0] -= units
+            }
+        }
+        let remaining = instance.municipalities.map { municipality in
+            PlacementInstance.Municipality(code: municipality.code, name: municipality.name,
+                                           capacity: (left[municipality.code] ?? [:]).mapValues { max(0, $0) },
+                                           languages: municipality.languages, shortageOccupations: municipality.shortageOccupations)
+        }
+        let restInstance = PlacementInstance(weights: instance.weights, municipalities: remaining, cases: rest)
+        let offset = stage1.objective, firstSeconds = stage1.stats.seconds
+        var shifted: (@Sendable (Solver.Progress) -> Void)?
+        if let progress {
+            // Stage 2's figures as the batch's: its score on top of stage 1's; no bound (see above).
+            shifted = { stage in
+                progress(Solver.Progress(seconds: firstSeconds + stage.seconds, objective: stage.objective + offset, bound: 0))
+            }
+        }
+        let stage2 = try await solve(restInstance, max(0.5, snapshot.timeLimit - firstLimit), shifted)
+
+        let late = stage1.unplaced.map { unplaced in
+            let date = Int(unplaced.caseID).flatMap { snapshot.deadlines[$0] }.map { " (\($0))" } ?? ""
+            return PlacementResult.Unplaced(
+                caseID: unplaced.caseID,
+                reason: "cannot be received by its latest reception date\(date): \(unplaced.reason)")
+        }
+        var stats = stage2.stats
+        stats.seconds = stage1.stats.seconds + stage2.stats.seconds
+        stats.provenOptimal = false
+        stats.timeLimitReached = stage1.stats.timeLimitReached || stage2.stats.timeLimitReached
+        let combined = PlacementResult(
+            objective: stage1.objective + stage2.objective, bound: stage1.bound + stage2.bound,
+            assignments: stage1.assignments + stage2.assignments, unplaced: late + stage2.unplaced, stats: stats)
+        return (combined, false)
+    }
+}
