@@ -48,6 +48,26 @@ public struct BatchSummary: Codable, Sendable, Equatable {
     /// What changed under the solve, as the write found it (nil for a dry run, and for batches
     /// run before it existed).
     public let recheck: Recheck?
+    /// The deadline rule's first stage (``DeadlineFirst``), when some households were due
+    /// before the next batch; nil otherwise and for batches run before it existed.
+    public let dueFirst: DueFirst?
+
+    /// Households due before the next batch, placed first.
+    public struct DueFirst: Codable, Sendable, Equatable {
+        /// Due before the next batch.
+        public var due: Int
+        /// Of those, how many got a proposal.
+        public var placed: Int
+        /// The day the next batch is taken to run on.
+        public var nextBatchOn: CalendarDay
+        enum CodingKeys: String, CodingKey { case due, placed, nextBatchOn = "next_batch_on" }
+
+        public init(due: Int, placed: Int, nextBatchOn: CalendarDay) {
+            self.due = due
+            self.placed = placed
+            self.nextBatchOn = nextBatchOn
+        }
+    }
 
     /// Households that changed while the engine worked.
     public struct Recheck: Codable, Sendable, Equatable {
@@ -63,7 +83,7 @@ public struct BatchSummary: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case cases, municipalities, placed, unplaced, proposals, seconds, recheck
+        case cases, municipalities, placed, unplaced, proposals, seconds, recheck, dueFirst = "due_first"
         case provenOptimal = "proven_optimal", timeLimitReached = "time_limit_reached"
     }
 }
@@ -123,11 +143,11 @@ public enum BatchRun {
             WHERE id = \(batchID) AND status = 'queued'
             """)
         let snapshot = try await load(batchID: batchID, on: connection)
-        let (result, boundHolds) = try await solvePublishingProgress(snapshot, on: connection, logger: logger, solve: solve)
+        let (result, dueFirst) = try await solvePublishingProgress(snapshot, on: connection, logger: logger, solve: solve)
         let writing = ContinuousClock.now
         let summary = try await connection.withTransaction { transaction in
             try await beforeWrite(transaction)
-            let summary = try await write(snapshot, result, boundHolds: boundHolds, on: transaction, logger: logger, solve: solve)
+            let summary = try await write(snapshot, result, dueFirst: dueFirst, on: transaction, logger: logger, solve: solve)
             try await afterWrite(transaction)
             return summary
         }
@@ -144,9 +164,9 @@ public enum BatchRun {
     /// lock held meanwhile). Progress that cannot be written is only logged: it never fails a batch.
     static func solvePublishingProgress(
         _ snapshot: BatchSnapshot, on connection: Connection, logger: Logger, solve: @escaping Solve
-    ) async throws -> (result: PlacementResult, boundHolds: Bool) {
+    ) async throws -> (result: PlacementResult, dueFirst: BatchSummary.DueFirst?) {
         let latest = LatestProgress()
-        return try await withThrowingTaskGroup(of: (result: PlacementResult, boundHolds: Bool)?.self) { group in
+        return try await withThrowingTaskGroup(of: (result: PlacementResult, dueFirst: BatchSummary.DueFirst?)?.self) { group in
             group.addTask {
                 try await DeadlineFirst.solve(snapshot, solve: solve) { progress in latest.value.withLock { $0 = progress } }
             }
@@ -169,7 +189,7 @@ public enum BatchRun {
                 }
                 return nil
             }
-            var result: (result: PlacementResult, boundHolds: Bool)?
+            var result: (result: PlacementResult, dueFirst: BatchSummary.DueFirst?)?
             for try await finished in group {
                 if let finished { result = finished; group.cancelAll() }
             }
@@ -213,7 +233,7 @@ public enum BatchRun {
 
     /// Step 3, in the caller's transaction (READ COMMITTED: what it reads, it locks).
     public static func write(
-        _ snapshot: BatchSnapshot, _ result: PlacementResult, boundHolds: Bool = true, on connection: Connection, logger: Logger,
+        _ snapshot: BatchSnapshot, _ result: PlacementResult, dueFirst: BatchSummary.DueFirst? = nil, on connection: Connection, logger: Logger,
         solve: Solve = solveOnOwnThread
     ) async throws -> BatchSummary {
         let batchID = snapshot.batchID
@@ -276,13 +296,13 @@ public enum BatchRun {
             proposals: snapshot.dryRun ? proposals.map {
                 .init(caseID: Int($0.caseID) ?? 0, municipality: $0.municipality, score: $0.score, reasons: $0.reasons)
             } : nil,
-            seconds: result.stats.seconds, provenOptimal: result.stats.provenOptimal && !changed && boundHolds,
+            seconds: result.stats.seconds, provenOptimal: result.stats.provenOptimal && !changed && dueFirst == nil,
             timeLimitReached: result.stats.timeLimitReached,
-            recheck: snapshot.dryRun ? nil : recheck)
+            recheck: snapshot.dryRun ? nil : recheck, dueFirst: dueFirst)
         // The engine's bound holds for the snapshot; once households changed under the solve it
         // proves nothing about what was written, so none is claimed.
         // The same when the deadline rule split the solve in two (DeadlineFirst).
-        let bound: Int? = changed || !boundHolds ? nil : result.bound
+        let bound: Int? = changed || dueFirst != nil ? nil : result.bound
         try await connection.execute("""
             UPDATE batches
                SET status = 'finished', finished_at = now(), started_at = coalesce(started_at, now()),

@@ -25,15 +25,16 @@ public enum DeadlineFirst {
     }
 
     /// The batch's solve under the rule; a batch with no due household is one plain solve.
-    /// Returns the combined result and whether it carries a bound for the whole batch.
+    /// Returns the combined result and, when the rule applied, what its first stage did (the
+    /// result's bound then holds for neither stage's combination: the batch claims none).
     static func solve(
         _ snapshot: BatchSnapshot, solve: BatchRun.Solve, progress: (@Sendable (Solver.Progress) -> Void)?
-    ) async throws -> (result: PlacementResult, boundHolds: Bool) {
+    ) async throws -> (result: PlacementResult, dueFirst: BatchSummary.DueFirst?) {
         let due = due(snapshot)
         let instance = snapshot.instance
         let first = instance.cases.filter { due.contains($0.id) }
         guard !first.isEmpty else {
-            return (try await solve(instance, snapshot.timeLimit, progress), true)
+            return (try await solve(instance, snapshot.timeLimit, progress), nil)
         }
         let rest = instance.cases.filter { !due.contains($0.id) }
         let dueInstance = PlacementInstance(weights: instance.weights, municipalities: instance.municipalities, cases: first)
@@ -78,6 +79,7 @@ public enum DeadlineFirst {
         let combined = PlacementResult(
             objective: stage1.objective + stage2.objective, bound: stage1.bound + stage2.bound,
             assignments: stage1.assignments + stage2.assignments, unplaced: late + stage2.unplaced, stats: stats)
-        return (combined, false)
+        let nextBatch = snapshot.today.adding(days: horizonDays) ?? snapshot.today
+        return (combined, BatchSummary.DueFirst(due: first.count, placed: stage1.assignments.count, nextBatchOn: nextBatch))
     }
 }

@@ -206,6 +206,12 @@ enum BatchReport {
             } else if let objective = batch.objective {
                 lines.append("  score \(objective); solved in \(seconds) s")
             }
+            if let due = summary.dueFirst {
+                // Why no bound is shown: the rule solves in two stages (DeadlineFirst).
+                lines.append("  Deadlines first: \(due.due) households were due before the next batch (\(due.nextBatchOn)); "
+                             + "\(due.placed) of them proposed before anyone else\(due.due > due.placed ? " (reception batch show \(batch.id) names the others, with their date)" : ""). "
+                             + "Placed in two stages, so no optimality bound is claimed.")
+            }
             if let recheck = summary.recheck, recheck.dropped + recheck.resolved > 0 {
                 // Why no bound is shown: the engine's bound was for the households as they were.
                 var changes: [String] = []

@@ -183,6 +183,7 @@ struct DeadlineTests {
             let late = try #require(summary.unplaced.first { $0.caseID == dialysis })
             #expect(late.reason.hasPrefix("cannot be received by its latest reception date (\(day(4)))"), "\(late.reason)")
             #expect(try await Batches.find(batch, on: db).bound == nil, "two stages prove no bound for the whole batch")
+            #expect(summary.dueFirst == BatchSummary.DueFirst(due: 3, placed: 2, nextBatchOn: day(DeadlineFirst.horizonDays)))
 
             // Confirmed today: one by its date, one after it.
             try await TestLogins.with(database: url) { logins in
