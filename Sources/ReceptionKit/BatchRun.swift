@@ -18,6 +18,8 @@ public struct BatchSnapshot: Sendable {
     let fingerprints: [Int: String]
     /// The latest reception date of each pending case that has one, by id (``DeadlineFirst``).
     let deadlines: [Int: CalendarDay]
+    /// The look-ahead: the forecast is `instance.forecast` (``BatchForecast``).
+    let lookAhead: BatchForecast.Summary
 }
 
 /// What a batch found, stored in `batches.summary` (ids and counts only, no personal data).
@@ -51,6 +53,8 @@ public struct BatchSummary: Codable, Sendable, Equatable {
     /// The deadline rule's first stage (``DeadlineFirst``), when some households were due
     /// before the next batch; nil otherwise and for batches run before it existed.
     public let dueFirst: DueFirst?
+    /// The look-ahead (``BatchForecast``); nil for batches run before it existed.
+    public let forecast: BatchForecast.Summary?
 
     /// Households due before the next batch, placed first.
     public struct DueFirst: Codable, Sendable, Equatable {
@@ -83,7 +87,7 @@ public struct BatchSummary: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case cases, municipalities, placed, unplaced, proposals, seconds, recheck, dueFirst = "due_first"
+        case cases, municipalities, placed, unplaced, proposals, seconds, recheck, dueFirst = "due_first", forecast
         case provenOptimal = "proven_optimal", timeLimitReached = "time_limit_reached"
     }
 }
@@ -208,7 +212,8 @@ public enum BatchRun {
         try await connection.withTransaction(isolation: .repeatableRead, readOnly: true) { connection in
             let batches = try await connection.query("""
                 SELECT period, dry_run, status, summary->'municipalities_requested' AS requested,
-                       (summary->>'time_limit')::float8 AS time_limit
+                       (summary->>'time_limit')::float8 AS time_limit,
+                       coalesce((summary->>'look_ahead')::boolean, true) AS look_ahead, (summary->>'expected')::int AS expected
                 FROM batches WHERE id = \(batchID)
                 """)
             guard let batch = batches.first else { throw ReceptionError.notFound("no batch with id \(batchID)") }
@@ -216,12 +221,23 @@ public enum BatchRun {
             let period = try batch.decode("period", as: Int.self)
             let requested = try batch.decode("requested", as: JSONValue<[String]>?.self)?.value
             let today = try await ReceptionClock.today(on: connection)
-            let (instance, fingerprints, deadlines) = try await BatchInstance.loadWithFingerprints(
+            let (current, fingerprints, deadlines) = try await BatchInstance.loadWithFingerprints(
                 period: period, municipalities: requested, today: today, on: connection)
+            // The look-ahead, read in the same snapshot (BatchForecast).
+            var instance = current
+            let lookAhead: BatchForecast.Summary
+            if try batch.decode("look_ahead", as: Bool.self) {
+                let built = try await BatchForecast.build(for: current, today: today, expected: try batch.decode("expected", as: Int?.self),
+                                                          seed: batchID, on: connection)
+                instance.forecast = built.forecast
+                lookAhead = built.summary
+            } else {
+                lookAhead = .off
+            }
             return BatchSnapshot(
                 batchID: batchID, period: period, dryRun: try batch.decode("dry_run", as: Bool.self),
                 timeLimit: try batch.decode("time_limit", as: Double?.self) ?? 30, today: today,
-                instance: instance, fingerprints: fingerprints, deadlines: deadlines)
+                instance: instance, fingerprints: fingerprints, deadlines: deadlines, lookAhead: lookAhead)
         }
     }
 
@@ -298,7 +314,8 @@ public enum BatchRun {
             } : nil,
             seconds: result.stats.seconds, provenOptimal: result.stats.provenOptimal && !changed && dueFirst == nil,
             timeLimitReached: result.stats.timeLimitReached,
-            recheck: snapshot.dryRun ? nil : recheck, dueFirst: dueFirst)
+            recheck: snapshot.dryRun ? nil : recheck, dueFirst: dueFirst,
+            forecast: snapshot.lookAhead.with(keptWaiting: unplaced.filter { $0.reason.contains(BatchForecast.keptReason) }.count))
         // The engine's bound holds for the snapshot; once households changed under the solve it
         // proves nothing about what was written, so none is claimed.
         // The same when the deadline rule split the solve in two (DeadlineFirst).

@@ -72,8 +72,11 @@ public struct BatchProgress: Codable, Sendable, Equatable {
 public enum Batches {
     /// Records a batch and enqueues the job that runs it, in one transaction: a batch without
     /// its job (or the reverse) cannot exist.
+    /// `lookAhead` passes the engine a forecast of the rest of the period (``BatchForecast``) of
+    /// `expected` households, or as many as the remaining quota leaves when nil.
     public static func request(
         period: Int, municipalities: [String]?, timeLimit: Double, dryRun: Bool,
+        lookAhead: Bool = true, expected: Int? = nil,
         on connection: Connection
     ) async throws -> BatchRecord {
         try await connection.withTransaction { connection in
@@ -86,7 +89,8 @@ public enum Batches {
             // The database creates the batch and its job together (sql/008_privileges.sql): an
             // officer cannot insert jobs or repoint a batch's job.
             let rows = try await connection.query("""
-                SELECT request_batch(\(period)::int, \(dryRun), \(timeLimit), \(municipalities ?? [])) AS id
+                SELECT request_batch(\(period)::int, \(dryRun), \(timeLimit), \(municipalities ?? []),
+                                     \(lookAhead), \(expected)::int) AS id
                 """)
             return try await find(try rows[0].decode("id", as: Int.self), on: connection)
         }

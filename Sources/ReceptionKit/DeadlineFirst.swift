@@ -55,7 +55,8 @@ public enum DeadlineFirst {
                                            capacity: (left[municipality.code] ?? [:]).mapValues { max(0, $0) },
                                            languages: municipality.languages, shortageOccupations: municipality.shortageOccupations)
         }
-        let restInstance = PlacementInstance(weights: instance.weights, municipalities: remaining, cases: rest)
+        let restInstance = PlacementInstance(weights: instance.weights, municipalities: remaining, cases: rest,
+                                             forecast: instance.forecast)
         let offset = stage1.objective, firstSeconds = stage1.stats.seconds
         var shifted: (@Sendable (Solver.Progress) -> Void)?
         if let progress {

@@ -23,6 +23,18 @@ struct BatchCommand: AsyncParsableCommand {
             it leaves out households withdrawn or placed in the meantime and places again,
             from what is left, those that changed or no longer fit. Two batches at once
             never overbook: the database refuses it.
+
+            Deadlines first: households whose latest reception date falls before the
+            next batch (a week away) are placed before anyone else, wherever they fit;
+            one that cannot be is named with its date.
+
+            Looking ahead: `batch run` passes the engine the households still expected
+            this period — resampled from the last 12 months of arrivals, as many as the
+            remaining quota leaves (or --expected N) — so that it keeps scarce capacity
+            (large dwellings, care, places near family) for expected households that
+            need it more; a household left waiting for that reason says so. With fewer
+            than 20 arrivals in the last 12 months there is no forecast, and the batch
+            says so. --no-look-ahead places as if no one else were coming.
             """,
         subcommands: [Run.self, Show.self, List.self, Instance.self]
     )
@@ -44,11 +56,15 @@ struct BatchCommand: AsyncParsableCommand {
         var timeLimit: Double = 30
         @Flag(name: .customLong("dry-run"), help: "Show what would be proposed; write no proposals.") var dryRun = false
         @Flag(name: .customLong("no-wait"), help: "Return once the batch is queued.") var noWait = false
+        @Flag(name: .customLong("no-look-ahead"), help: "Place as if this batch were the last of the period: no forecast of the households still expected.") var noLookAhead = false
+        @Option(help: ArgumentHelp("Households still expected this period, for the look-ahead; default: as many as the remaining quota leaves.", valueName: "n")) var expected: Int?
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: OutputOptions
 
         func validate() throws {
             if timeLimit <= 0 || timeLimit > 3600 { throw ValidationError("--time-limit must be between 0 and 3600 seconds") }
+            if let expected, expected < 0 || expected > 1_000_000 { throw ValidationError("--expected must be between 0 and 1000000 households") }
+            if expected != nil && noLookAhead { throw ValidationError("--expected is the look-ahead's figure: give it or --no-look-ahead, not both") }
             if let period, !(2000...2100).contains(period) { throw ValidationError("--period must be a year between 2000 and 2100") }
         }
 
@@ -56,7 +72,7 @@ struct BatchCommand: AsyncParsableCommand {
             let database = try await connection.connect()
             let requested = try await Batches.request(
                 period: try await ReceptionClock.period(period, on: database), municipalities: municipalities.isEmpty ? nil : municipalities,
-                timeLimit: timeLimit, dryRun: dryRun, on: database)
+                timeLimit: timeLimit, dryRun: dryRun, lookAhead: !noLookAhead, expected: expected, on: database)
             if noWait {
                 if output.json { return try JSONOutput.print(requested) }
                 print("Queued batch \(requested.id) for \(requested.period)\(dryRun ? " (dry run)" : ""). Follow it with: reception batch show \(requested.id)")
@@ -205,6 +221,20 @@ enum BatchReport {
                 lines.append("  score \(objective), bound \(bound): \(certainty); solved in \(seconds) s")
             } else if let objective = batch.objective {
                 lines.append("  score \(objective); solved in \(seconds) s")
+            }
+            if let forecast = summary.forecast {
+                if forecast.used {
+                    let source = forecast.expectedGiven ? "the figure given" : "what the remaining quota leaves"
+                    var line = "  Looking ahead: \(forecast.expected) more households expected this period (\(source)), resampled from "
+                        + "\(forecast.history) arrivals of the last 12 months."
+                    if forecast.keptWaiting > 0 {
+                        line += " \(forecast.keptWaiting) households wait, so that capacity stays for expected arrivals who need it more "
+                            + "(their reasons: reception batch show \(batch.id))."
+                    }
+                    lines.append(line)
+                } else if let skipped = forecast.skipped {
+                    lines.append("  No look-ahead: \(skipped); placed as if no one else were coming.")
+                }
             }
             if let due = summary.dueFirst {
                 // Why no bound is shown: the rule solves in two stages (DeadlineFirst).

@@ -1,0 +1,117 @@
+import Placement
+import Postgres
+
+/// A batch's look-ahead (issue 11 §3): the households still expected this period, resampled
+/// from the cooperation's last 12 months of arrivals, handed to the engine as its `forecast`
+/// (FORMAT.md "Look-ahead") so that it keeps scarce capacity — large dwellings, care, accessible
+/// dwellings, places near family — for expected households that need it more.
+///
+/// How many: the officer's figure (`batch run --expected N`), else what the remaining persons
+/// quota of the participating municipalities leaves once the households waiting now are placed,
+/// in households of the history's average size. Which: drawn with replacement from the history,
+/// seeded by the batch's id (the same batch draws the same forecast). They are never placed and
+/// never stored: only their number reaches the batch's summary.
+public enum BatchForecast {
+    /// Fewer arrivals than this in the last 12 months is too little to resample.
+    public static let minimumHistory = 20
+    /// At most this many expected households (a bound on the joint solve's size).
+    public static let maximumExpected = 5_000
+
+    /// What the look-ahead was, for the batch's summary and the officer.
+    public struct Summary: Codable, Sendable, Equatable {
+        /// True when the batch passed a forecast to the engine.
+        public var used: Bool
+        /// Arrivals in the last 12 months (the history resampled).
+        public var history: Int
+        /// Expected households in the forecast.
+        public var expected: Int
+        /// Whether `expected` is the officer's figure rather than the remaining quota's.
+        public var expectedGiven: Bool
+        /// Households left waiting so that capacity stays for expected arrivals (set at write).
+        public var keptWaiting: Int
+        /// Why there is no forecast, when there is none.
+        public var skipped: String?
+
+        enum CodingKeys: String, CodingKey {
+            case used, history, expected, expectedGiven = "expected_given", keptWaiting = "kept_waiting", skipped
+        }
+
+        /// A batch requested with `--no-look-ahead`.
+        static let off = Summary(used: false, history: 0, expected: 0, expectedGiven: false, keptWaiting: 0,
+                                 skipped: "turned off for this batch (--no-look-ahead)")
+
+        func with(keptWaiting count: Int) -> Summary {
+            var copy = self
+            copy.keptWaiting = count
+            return copy
+        }
+    }
+
+    /// The engine's words for a household it leaves waiting for expected arrivals
+    /// (Placement's Explanation), counted in the batch's summary.
+    static let keptReason = "kept for expected arrivals"
+
+    /// The forecast for `instance` on `today`, read in the caller's snapshot.
+    static func build(for instance: PlacementInstance, today: CalendarDay, expected given: Int?, seed: Int,
+                      on connection: Connection) async throws -> (forecast: [PlacementInstance.Case], summary: Summary) {
+        let rows = try await connection.query("""
+            SELECT c.ages, c.language, c.occupations, c.family_ties, c.preferences, c.excluded,
+                   coalesce(array_agg(n.dimension ORDER BY n.dimension) FILTER (WHERE n.dimension IS NOT NULL), '{}') AS need_names,
+                   coalesce(array_agg(n.units ORDER BY n.dimension) FILTER (WHERE n.dimension IS NOT NULL), '{}') AS need_units
+            FROM cases c LEFT JOIN case_needs n ON n.case_id = c.id
+            WHERE coalesce(c.anvisning_on, c.arrived_on) > \(today) - 365 AND coalesce(c.anvisning_on, c.arrived_on) <= \(today)
+            GROUP BY c.id
+            ORDER BY c.id
+            """)
+        let history = try rows.map { row -> PlacementInstance.Case in
+            let names = try row.decode("need_names", as: [String].self)
+            let units = try row.decode("need_units", as: [Int].self)
+            return PlacementInstance.Case(
+                id: "", ages: try row.decode("ages"), needs: Dictionary(uniqueKeysWithValues: zip(names, units)),
+                language: try row.decode("language"), occupations: try row.decode("occupations"),
+                familyTies: try row.decode("family_ties"), preferences: try row.decode("preferences"),
+                excluded: try row.decode("excluded"))
+        }
+        var summary = Summary(used: false, history: history.count, expected: 0, expectedGiven: given != nil, keptWaiting: 0, skipped: nil)
+        guard history.count >= minimumHistory else {
+            summary.skipped = "only \(history.count) arrivals in the last 12 months (a forecast needs at least \(minimumHistory))"
+            return ([], summary)
+        }
+        let count: Int
+        if let given {
+            count = given
+        } else {
+            let free = instance.municipalities.reduce(0) { $0 + max(0, $1.capacity["persons"] ?? 0) }
+            let waiting = instance.cases.reduce(0) { $0 + $1.members.count }
+            let averageSize = Double(history.reduce(0) { $0 + $1.members.count }) / Double(history.count)
+            count = Int((Double(max(0, free - waiting)) / max(1, averageSize)).rounded(.down))
+        }
+        summary.expected = min(count, maximumExpected)
+        guard summary.expected > 0 else {
+            summary.skipped = given != nil ? "no more arrivals are expected (--expected 0)"
+                                           : "the households waiting now take the remaining quota, so no more arrivals are expected"
+            return ([], summary)
+        }
+        var generator = Draw(seed: UInt64(truncatingIfNeeded: seed))
+        let forecast = (0..<summary.expected).map { index -> PlacementInstance.Case in
+            var household = history[generator.next(below: history.count)]
+            household.id = "forecast-\(index + 1)"
+            return household
+        }
+        summary.used = true
+        return (forecast, summary)
+    }
+
+    /// A small seeded generator (SplitMix64): the same batch draws the same households.
+    struct Draw {
+        var state: UInt64
+        init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
+        mutating func next(below bound: Int) -> Int {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return Int((z ^ (z >> 31)) % UInt64(bound))
+        }
+    }
+}
