@@ -44,7 +44,10 @@ struct BatchRecheck {
             """) {
             let code = try row.decode("municipality_code", as: String.self)
             recheck.eligible.insert(code)
-            recheck.free[code, default: [:]][try row.decode("dimension")] = try row.decode("free", as: Int.self)
+            let dimension = try row.decode("dimension", as: String.self)
+            // What the municipality's plan has not released yet stays out of reach (sql/015).
+            let withheld = snapshot.withheld[code]?[dimension] ?? 0
+            recheck.free[code, default: [:]][dimension] = try row.decode("free", as: Int.self) - withheld
         }
 
         let unchanged = ids.filter { fingerprint[$0] != nil && fingerprint[$0] == snapshot.fingerprints[$0] }

@@ -18,6 +18,9 @@ public struct BatchSnapshot: Sendable {
     let fingerprints: [Int: String]
     /// The latest reception date of each pending case that has one, by id (``DeadlineFirst``).
     let deadlines: [Int: CalendarDay]
+    /// Quota the municipalities' plans have not released yet, by code and dimension (sql/015):
+    /// the write's re-check keeps it out of reach too.
+    let withheld: [String: [String: Int]]
     /// The look-ahead: the forecast is `instance.forecast` (``BatchForecast``).
     let lookAhead: BatchForecast.Summary
 }
@@ -221,7 +224,7 @@ public enum BatchRun {
             let period = try batch.decode("period", as: Int.self)
             let requested = try batch.decode("requested", as: JSONValue<[String]>?.self)?.value
             let today = try await ReceptionClock.today(on: connection)
-            let (current, fingerprints, deadlines) = try await BatchInstance.loadWithFingerprints(
+            let (current, fingerprints, deadlines, withheld) = try await BatchInstance.loadWithFingerprints(
                 period: period, municipalities: requested, today: today, on: connection)
             // The look-ahead, read in the same snapshot (BatchForecast).
             var instance = current
@@ -237,7 +240,7 @@ public enum BatchRun {
             return BatchSnapshot(
                 batchID: batchID, period: period, dryRun: try batch.decode("dry_run", as: Bool.self),
                 timeLimit: try batch.decode("time_limit", as: Double?.self) ?? 30, today: today,
-                instance: instance, fingerprints: fingerprints, deadlines: deadlines, lookAhead: lookAhead)
+                instance: instance, fingerprints: fingerprints, deadlines: deadlines, withheld: withheld, lookAhead: lookAhead)
         }
     }
 

@@ -49,6 +49,10 @@ public struct IntakeReport: Encodable, Sendable {
         /// Placed households with at least one special need (trauma care, accessible dwelling, ...).
         public let placedWithSpecialNeeds: Int
         public let forcedPlacements: Int
+        /// January to December: the persons quota the plan has released by each month's end
+        /// (cumulative; the whole quota without a plan) against the persons and households
+        /// received by then (confirmed, by the day of confirmation).
+        public let months: [Month]
         /// Placed households received (confirmed) by their latest reception date, and after it.
         public let receivedOnTime: Int
         public let receivedLate: Int
@@ -65,13 +69,14 @@ public struct IntakeReport: Encodable, Sendable {
             case proposedHouseholds = "proposed_households", placedChildren = "placed_children"
             case placedWithSpecialNeeds = "placed_with_special_needs", forcedPlacements = "forced_placements"
             case dimensions, fillRate = "fill_rate", joinsOn = "joins_on"
-            case receivedOnTime = "received_on_time", receivedLate = "received_late"
+            case receivedOnTime = "received_on_time", receivedLate = "received_late", months
         }
 
         public init(code: String, name: String, active: Bool, personsQuota: Int, placedPersons: Int, placedHouseholds: Int,
                     proposedPersons: Int, proposedHouseholds: Int, placedChildren: Int, placedWithSpecialNeeds: Int,
-                    forcedPlacements: Int, receivedOnTime: Int = 0, receivedLate: Int = 0,
+                    forcedPlacements: Int, receivedOnTime: Int = 0, receivedLate: Int = 0, months: [Month] = [],
                     dimensions: [Dimension], joinsOn: CalendarDay? = nil) {
+            self.months = months
             self.receivedOnTime = receivedOnTime
             self.receivedLate = receivedLate
             self.code = code
@@ -104,9 +109,27 @@ public struct IntakeReport: Encodable, Sendable {
             try c.encode(forcedPlacements, forKey: .forcedPlacements)
             try c.encode(receivedOnTime, forKey: .receivedOnTime)
             try c.encode(receivedLate, forKey: .receivedLate)
+            try c.encode(months, forKey: .months)
             try c.encode(dimensions, forKey: .dimensions)
             try c.encodeIfPresent(fillRate, forKey: .fillRate)
             try c.encodeIfPresent(joinsOn, forKey: .joinsOn)
+        }
+    }
+
+    /// One month of a municipality's plan against its intake, cumulative from January.
+    public struct Month: Encodable, Sendable, Equatable {
+        public let month: Int
+        public let plannedPersons: Int
+        public let receivedPersons: Int
+        public let receivedHouseholds: Int
+        public init(month: Int, plannedPersons: Int, receivedPersons: Int, receivedHouseholds: Int) {
+            self.month = month
+            self.plannedPersons = plannedPersons
+            self.receivedPersons = receivedPersons
+            self.receivedHouseholds = receivedHouseholds
+        }
+        enum CodingKeys: String, CodingKey {
+            case month, plannedPersons = "planned_persons", receivedPersons = "received_persons", receivedHouseholds = "received_households"
         }
     }
 
@@ -197,6 +220,33 @@ public struct IntakeReport: Encodable, Sendable {
                 WHERE period = \(period) AND (\(municipality)::text IS NULL OR municipality_code = \(municipality))
                 ORDER BY municipality_code, dimension
                 """)
+            // The plan (persons) and the intake by month.
+            var releases: [String: [CapacityPlan.Release]] = [:]
+            for row in try await connection.query("""
+                SELECT municipality_code, available_from::text AS day, units FROM capacity_plan
+                WHERE period = \(period) AND dimension = 'persons' AND (\(municipality)::text IS NULL OR municipality_code = \(municipality))
+                """) {
+                if let day = CaseFieldRules.day(try row.decode("day", as: String.self)) {
+                    releases[try row.decode("municipality_code"), default: []].append(.init(from: day, units: try row.decode("units")))
+                }
+            }
+            var received: [String: [Int: (persons: Int, households: Int)]] = [:]
+            for row in try await connection.query("""
+                SELECT municipality_code, month, persons, households FROM intake_by_month
+                WHERE period = \(period) AND (\(municipality)::text IS NULL OR municipality_code = \(municipality))
+                """) {
+                received[try row.decode("municipality_code"), default: [:]][try row.decode("month", as: Int.self)] =
+                    (try row.decode("persons"), try row.decode("households"))
+            }
+            func months(_ code: String, quota: Int) -> [Month] {
+                let planned = CapacityPlan.releasedByMonthEnd(releases[code] ?? [], quota: quota, period: period)
+                var persons = 0, households = 0
+                return (1...12).map { month in
+                    persons += received[code]?[month]?.persons ?? 0
+                    households += received[code]?[month]?.households ?? 0
+                    return Month(month: month, plannedPersons: planned[month - 1], receivedPersons: persons, receivedHouseholds: households)
+                }
+            }
             var dimensions: [String: [Dimension]] = [:]
             for row in capacityRows {
                 dimensions[try row.decode("municipality_code"), default: []].append(Dimension(
@@ -205,13 +255,15 @@ public struct IntakeReport: Encodable, Sendable {
             }
             let municipalities = try rows.map { row in
                 let code = try row.decode("code", as: String.self)
+                let personsQuota = dimensions[code]?.first { $0.dimension == "persons" }?.quota ?? 0
                 return Municipality(
                     code: code, name: try row.decode("name"), active: try row.decode("active"),
-                    personsQuota: dimensions[code]?.first { $0.dimension == "persons" }?.quota ?? 0, placedPersons: try row.decode("placed_persons"),
+                    personsQuota: personsQuota, placedPersons: try row.decode("placed_persons"),
                     placedHouseholds: try row.decode("placed_households"), proposedPersons: try row.decode("proposed_persons"),
                     proposedHouseholds: try row.decode("proposed_households"), placedChildren: try row.decode("placed_children"),
                     placedWithSpecialNeeds: try row.decode("placed_with_needs"), forcedPlacements: try row.decode("forced_placements"),
                     receivedOnTime: try row.decode("received_on_time"), receivedLate: try row.decode("received_late"),
+                    months: months(code, quota: personsQuota),
                     dimensions: dimensions[code] ?? [], joinsOn: try row.decode("joins_on"))
             }
             let waiting = try await connection.query("SELECT waiting_past_date, due_within_14_days, without_date FROM deadlines_overview")[0]

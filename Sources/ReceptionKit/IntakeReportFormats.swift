@@ -60,6 +60,18 @@ extension IntakeReport {
         lines.append("ON TIME / LATE: placed households received by their latest reception date, and after it.")
         lines.append("Waiting past their latest reception date: \(deadlines.waitingPastDate) households; due within 14 days: \(deadlines.dueWithin14Days)"
                      + (deadlines.withoutDate > 0 ? "; waiting with no anvisning recorded: \(deadlines.withoutDate)." : "."))
+        let planned = municipalities.filter { $0.personsQuota > 0 && !$0.months.isEmpty }
+        if !planned.isEmpty {
+            lines.append("")
+            lines.append("Plan and intake by month, persons, cumulative (received/released by the plan; without a plan the whole quota is released)")
+            let names = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
+            let cells = planned.map { m in m.months.map { "\($0.receivedPersons)/\($0.plannedPersons)" } }
+            let width = max(7, cells.flatMap { $0 }.map(\.count).max() ?? 0)
+            lines.append(([pad("CODE", 4, right: false)] + names.map { pad($0, width) }).joined(separator: " "))
+            for (m, row) in zip(planned, cells) {
+                lines.append(([pad(TerminalText.escaped(m.code), 4, right: false)] + row.map { pad($0, width) }).joined(separator: " "))
+            }
+        }
         let dimensionRows = municipalities.flatMap { m in
             m.dimensions.map { d in
                 [TerminalText.escaped(m.code), TerminalText.escaped(d.dimension), String(d.quota), String(d.used),
@@ -92,6 +104,8 @@ extension IntakeReport {
                       "proposed_persons", "proposed_households", "placed_children", "placed_with_special_needs",
                       "forced_placements", "fill_rate", "received_on_time", "received_late"]
         for name in dimensionNames { header += ["\(name)_quota", "\(name)_used", "\(name)_forced"] }
+        let monthColumns = (1...12).map { String(format: "%02d", $0) }
+        header += monthColumns.map { "planned_persons_\($0)" } + monthColumns.map { "received_persons_\($0)" }
         var lines = [CSVCell.record(header.map(CSVCell.text))]
         for m in municipalities {
             var cells: [CSVCell] = [
@@ -109,6 +123,8 @@ extension IntakeReport {
                     cells += [.empty, .empty, .empty]
                 }
             }
+            let months = m.months.count == 12 ? m.months : (1...12).map { Month(month: $0, plannedPersons: 0, receivedPersons: 0, receivedHouseholds: 0) }
+            cells += months.map { .integer($0.plannedPersons) } + months.map { .integer($0.receivedPersons) }
             lines.append(CSVCell.record(cells))
         }
         return lines.joined(separator: "\r\n") + "\r\n"
@@ -149,6 +165,27 @@ extension IntakeReport {
                    m.placedWithSpecialNeeds, m.forcedPlacements, m.receivedOnTime, m.receivedLate].map { "<td class=\"n\">\($0)</td>" }.joined()
                 + "<td class=\"n\">\(Self.percent(m.fillRate))</td></tr>\n"
         }
+        // Plan against intake: one small chart per municipality, cumulative persons by month.
+        var charts = ""
+        for m in municipalities where m.personsQuota > 0 && m.months.count == 12 {
+            let w = 300, h = 130, left = 34, bottom = 20, top = 8
+            let top1 = max(1, m.months.map { max($0.plannedPersons, $0.receivedPersons) }.max() ?? 1)
+            func x(_ month: Int) -> Int { left + (month - 1) * (w - left - 8) / 11 }
+            func y(_ value: Int) -> Int { h - bottom - value * (h - bottom - top) / top1 }
+            let plan = m.months.map { "\(x($0.month)),\(y($0.plannedPersons))" }.joined(separator: " ")
+            let intake = m.months.map { "\(x($0.month)),\(y($0.receivedPersons))" }.joined(separator: " ")
+            charts += """
+                <figure class="month"><figcaption>\(Self.html(m.name)) (\(Self.html(m.code)))</figcaption>
+                <svg role="img" aria-label="Plan and intake by month, \(Self.html(m.name))" width="\(w)" height="\(h)" viewBox="0 0 \(w) \(h)">
+                <line x1="\(left)" y1="\(h - bottom)" x2="\(w - 8)" y2="\(h - bottom)" class="axis"/>
+                <text x="\(left - 4)" y="\(y(top1) + 4)" text-anchor="end">\(top1)</text><text x="\(left - 4)" y="\(h - bottom + 4)" text-anchor="end">0</text>
+                <text x="\(x(1))" y="\(h - 4)" text-anchor="middle">Jan</text><text x="\(x(6))" y="\(h - 4)" text-anchor="middle">Jun</text><text x="\(x(12))" y="\(h - 4)" text-anchor="middle">Dec</text>
+                <polyline points="\(plan)" class="plan"><title>released by the plan</title></polyline>
+                <polyline points="\(intake)" class="intake"><title>received</title></polyline>
+                </svg></figure>
+
+                """
+        }
         let formatter = ISO8601DateFormatter()
         return """
             <!DOCTYPE html>
@@ -167,6 +204,9 @@ extension IntakeReport {
             th, td { padding: 0.35rem 0.7rem; border-bottom: 1px solid #e3e8ee; text-align: left; }
             td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
             tr.total td { font-weight: 600; border-top: 2px solid #1d2733; }
+            figure.month { display: inline-block; margin: 0.5rem 1rem 0.5rem 0; } figure.month figcaption { font-size: 0.9rem; }
+            line.axis { stroke: #9aa5b1; } polyline.plan { fill: none; stroke: #9aa5b1; stroke-width: 2; stroke-dasharray: 5 4; }
+            polyline.intake { fill: none; stroke: #2e6db4; stroke-width: 2.5; }
             .legend span { display: inline-block; width: 0.9rem; height: 0.9rem; vertical-align: middle; margin: 0 0.3rem 0 1rem; }
             </style>
             </head>
@@ -181,6 +221,9 @@ extension IntakeReport {
             <tbody>
             \(rows)</tbody>
             </table>
+            <h2>Plan and intake by month</h2>
+            <p class="legend">Cumulative persons: <span style="background:#2e6db4"></span>received (confirmed) <span style="background:#9aa5b1"></span>released by the municipality's plan (without a plan, the whole quota from January)</p>
+            \(charts)
             <p class="meta">On time / late: placed households received by their latest reception date, and after it. Waiting past their latest reception date: \(deadlines.waitingPastDate) households; due within 14 days: \(deadlines.dueWithin14Days).</p>
             </body>
             </html>

