@@ -89,9 +89,12 @@ SELECT a.period, a.municipality_code,
        count(*) FILTER (WHERE a.status = 'confirmed'
                         AND EXISTS (SELECT 1 FROM public.case_needs n WHERE n.case_id = c.id)) AS placed_with_needs,
        count(*) FILTER (WHERE a.forced) AS forced_placements,
-       count(*) FILTER (WHERE a.status = 'confirmed' AND a.received_on <= c.latest_reception_on) AS received_on_time,
-       count(*) FILTER (WHERE a.status = 'confirmed' AND a.received_on > c.latest_reception_on) AS received_late
+       count(*) FILTER (WHERE a.status = 'confirmed' AND r.received_on <= c.latest_reception_on) AS received_on_time,
+       count(*) FILTER (WHERE a.status = 'confirmed' AND r.received_on > c.latest_reception_on) AS received_late
 FROM public.allocations a JOIN public.cases c ON c.id = a.case_id
+-- A placement confirmed before this migration has no received_on: its decision's day stands in.
+CROSS JOIN LATERAL (SELECT coalesce(a.received_on, (a.decided_at AT TIME ZONE s.time_zone)::date) AS received_on
+                    FROM public.reception_settings s) r
 WHERE a.status IN ('proposed', 'confirmed')
 GROUP BY a.period, a.municipality_code;
 
@@ -100,7 +103,7 @@ GROUP BY a.period, a.municipality_code;
 CREATE VIEW deadlines_overview AS
 SELECT count(*) FILTER (WHERE c.latest_reception_on < public.reception_today()) AS waiting_past_date,
        count(*) FILTER (WHERE c.latest_reception_on >= public.reception_today()
-                        AND c.latest_reception_on < public.reception_today() + 14) AS due_within_14_days,
+                        AND c.latest_reception_on <= public.reception_today() + 14) AS due_within_14_days,
        count(*) FILTER (WHERE c.latest_reception_on IS NULL) AS without_date
 FROM public.cases c
 WHERE c.status IN ('registered', 'proposed');
@@ -121,27 +124,27 @@ CREATE TABLE deadline_notices (
 CREATE INDEX deadline_notices_day_idx ON deadline_notices (noticed_on);
 
 -- The check itself, the one way a worker login may write notices: for every waiting household
--- whose date falls within `notice_days` (due) or has passed (overdue) and that has no such
--- notice yet. Returns how many of each it recorded.
-CREATE FUNCTION deadline_check(notice_days int) RETURNS TABLE (due bigint, overdue bigint)
+-- whose date is at most 14 days away (due) or has passed (overdue) and that has no such notice
+-- yet. Returns how many of each it recorded. The window is the database's, not the caller's: a
+-- daemon that could choose it could record "due" months early and so hide the real notice
+-- (one per household and kind).
+CREATE FUNCTION deadline_check() RETURNS TABLE (due bigint, overdue bigint)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     today date := public.reception_today();
+    notice_days constant int := 14;
 BEGIN
-    IF notice_days IS NULL OR notice_days < 0 OR notice_days > 365 THEN
-        RAISE EXCEPTION 'notice_days must be between 0 and 365' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
     RETURN QUERY
     WITH recorded AS (
         INSERT INTO public.deadline_notices (case_id, kind, noticed_on, latest_reception_on)
         SELECT c.id, CASE WHEN c.latest_reception_on < today THEN 'overdue' ELSE 'due' END, today, c.latest_reception_on
         FROM public.cases c
-        WHERE c.status IN ('registered', 'proposed') AND c.latest_reception_on < today + notice_days
+        WHERE c.status IN ('registered', 'proposed') AND c.latest_reception_on <= today + notice_days
         ON CONFLICT (case_id, kind) DO NOTHING
         RETURNING kind)
     SELECT count(*) FILTER (WHERE kind = 'due'), count(*) FILTER (WHERE kind = 'overdue') FROM recorded;
 END $$;
 
-REVOKE EXECUTE ON FUNCTION deadline_check(int) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION deadline_check(int) TO reception_worker;
+REVOKE EXECUTE ON FUNCTION deadline_check() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION deadline_check() TO reception_worker;
 GRANT SELECT ON deadline_notices TO reception_officer, reception_worker;

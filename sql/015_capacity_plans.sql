@@ -53,9 +53,17 @@ BEGIN
     IF p_releases IS NULL OR pg_catalog.jsonb_typeof(p_releases) <> 'array' THEN
         RAISE EXCEPTION 'the releases must be a JSON array' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF NOT EXISTS (SELECT 1 FROM public.municipalities m WHERE m.code = p_municipality) THEN
-        RAISE EXCEPTION 'no municipality with code %', p_municipality USING ERRCODE = 'foreign_key_violation',
-              CONSTRAINT = 'capacity_plan_municipality_code_fkey';
+    -- A plan spreads a quota: the dimension must have one for the period.
+    IF NOT EXISTS (SELECT 1 FROM public.capacity k WHERE k.municipality_code = p_municipality
+                   AND k.period = p_period AND k.dimension = p_dimension) THEN
+        RAISE EXCEPTION 'municipality % has no % quota for %', p_municipality, p_period, p_dimension
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Set the quota first (reception capacity set).';
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_catalog.jsonb_array_elements(p_releases) r
+               WHERE pg_catalog.jsonb_typeof(r) <> 'object'
+                  OR pg_catalog.jsonb_typeof(r -> 'from') IS DISTINCT FROM 'string'
+                  OR pg_catalog.jsonb_typeof(r -> 'units') NOT IN ('number', 'string')) THEN
+        RAISE EXCEPTION 'each release is {"from": "YYYY-MM-DD", "units": N}' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     DELETE FROM public.capacity_plan
      WHERE municipality_code = p_municipality AND period = p_period AND dimension = p_dimension;
@@ -81,12 +89,15 @@ GRANT EXECUTE ON FUNCTION capacity_released(text, int, text, int, date) TO recep
 -- first or last month), as counts only: the intake report's plan against intake, for every role.
 CREATE VIEW intake_by_month AS
 SELECT a.period, a.municipality_code,
-       CASE WHEN extract(year FROM a.received_on)::int < a.period THEN 1
-            WHEN extract(year FROM a.received_on)::int > a.period THEN 12
-            ELSE extract(month FROM a.received_on)::int END AS month,
+       CASE WHEN extract(year FROM r.received_on)::int < a.period THEN 1
+            WHEN extract(year FROM r.received_on)::int > a.period THEN 12
+            ELSE extract(month FROM r.received_on)::int END AS month,
        count(*) AS households, coalesce(sum(cardinality(c.ages)), 0)::bigint AS persons
 FROM public.allocations a JOIN public.cases c ON c.id = a.case_id
-WHERE a.status = 'confirmed' AND a.received_on IS NOT NULL
+-- A placement confirmed before sql/013 has no received_on: its decision's day stands in.
+CROSS JOIN LATERAL (SELECT coalesce(a.received_on, (a.decided_at AT TIME ZONE s.time_zone)::date) AS received_on
+                    FROM public.reception_settings s) r
+WHERE a.status = 'confirmed' AND r.received_on IS NOT NULL
 GROUP BY 1, 2, 3;
 
 GRANT SELECT ON intake_by_month TO reception_officer, reception_auditor;

@@ -45,7 +45,13 @@ enum LookAhead {
 
         // 1. The joint solve, expected households discounted.
         let search = Problem(joint, discount: discounts(joint, current: n))
-        let jointRun = solver.optimise(search, deadline: deadline)
+        var jointRun = solver.optimise(search, deadline: deadline)
+        if solver.stopping == .timeLimit {
+            // Anytime: improve the joint placement for most of what is left, keeping a fifth
+            // (at least) for the joint bound and the current cases' own solve.
+            let share = Deadline(seconds: max(0, solver.timeLimit - deadline.elapsed) * 0.8, stop: deadline.stop)
+            solver.improve(search, &jointRun, deadline: share, progress: nil)
+        }
 
         // 2. The joint problem at FORMAT.md scores: the same placement, and a bound on it.
         let scored = Problem(joint)

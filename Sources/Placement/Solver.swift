@@ -77,7 +77,10 @@ public struct Solver: Sendable {
     public func solve(_ instance: PlacementInstance, stop: StopSignal? = nil) -> PlacementResult {
         let deadline = Deadline(seconds: timeLimit, stop: stop)
         if !instance.forecast.isEmpty {
-            return LookAhead.solve(instance, solver: self, deadline: deadline)
+            let result = LookAhead.solve(instance, solver: self, deadline: deadline)
+            // The joint search's figures are not the answer's: the officer hears the answer's.
+            progress?(Progress(seconds: result.stats.seconds, objective: result.objective, bound: result.bound))
+            return result
         }
         let problem = Problem(instance)
         var run = optimise(problem, deadline: deadline, progress: progress)
@@ -208,6 +211,7 @@ public struct Solver: Sendable {
             run.searchIterations += search.run(&state, iterations: iterations, bound: run.bound, outOfTime: outOfTime)
             local.run(&state, budget: 10 * pairCount)
             if state.objective > run.state.objective {
+                precondition(state.isFeasible, "placement engine produced an infeasible placement")
                 run.state = state
                 progress?(Progress(seconds: deadline.elapsed, objective: state.objective, bound: run.bound))
             } else {
@@ -273,7 +277,7 @@ final class Deadline {
     private let clock = ContinuousClock()
     private let start: ContinuousClock.Instant
     private let end: ContinuousClock.Instant
-    private let stop: StopSignal?
+    let stop: StopSignal?
     private(set) var reached = false
 
     init(seconds: Double, stop: StopSignal?) {

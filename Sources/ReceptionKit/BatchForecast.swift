@@ -52,7 +52,7 @@ public enum BatchForecast {
     static let keptReason = "kept for expected arrivals"
 
     /// The forecast for `instance` on `today`, read in the caller's snapshot.
-    static func build(for instance: PlacementInstance, today: CalendarDay, expected given: Int?, seed: Int,
+    static func build(for instance: PlacementInstance, period: Int, today: CalendarDay, expected given: Int?, seed: Int,
                       on connection: Connection) async throws -> (forecast: [PlacementInstance.Case], summary: Summary) {
         let rows = try await connection.query("""
             SELECT c.ages, c.language, c.occupations, c.family_ties, c.preferences, c.excluded,
@@ -81,7 +81,11 @@ public enum BatchForecast {
         if let given {
             count = given
         } else {
-            let free = instance.municipalities.reduce(0) { $0 + max(0, $1.capacity["persons"] ?? 0) }
+            // The year's remaining quota, not only what the plans have released by today.
+            let free = try await connection.query("""
+                SELECT coalesce(sum(greatest(0, quota - used)), 0)::bigint AS free FROM capacity
+                WHERE period = \(period) AND dimension = 'persons' AND municipality_code = ANY(\(instance.municipalities.map(\.code)))
+                """)[0].decode("free", as: Int.self)
             let waiting = instance.cases.reduce(0) { $0 + $1.members.count }
             let averageSize = Double(history.reduce(0) { $0 + $1.members.count }) / Double(history.count)
             count = Int((Double(max(0, free - waiting)) / max(1, averageSize)).rounded(.down))

@@ -17,18 +17,16 @@ public enum BatchInstance {
         try await loadWithFingerprints(period: period, municipalities: only, today: today, weights: weights, on: connection).instance
     }
 
-    /// The instance, each case's fingerprint by id, the latest reception date of each case that
-    /// has one, and the quota each municipality's plan still withholds, by dimension.
+    /// The instance, each case's fingerprint by id, and the latest reception date of each case
+    /// that has one.
     static func loadWithFingerprints(
         period: Int, municipalities only: [String]?, today: CalendarDay, weights: PlacementInstance.Weights = .standard,
         on connection: Connection
-    ) async throws -> (instance: PlacementInstance, fingerprints: [Int: String], deadlines: [Int: CalendarDay],
-                       withheld: [String: [String: Int]]) {
+    ) async throws -> (instance: PlacementInstance, fingerprints: [Int: String], deadlines: [Int: CalendarDay]) {
         let municipalityRows = try await connection.query("""
             SELECT m.code, m.name, m.languages, m.shortage_occupations,
                    coalesce(array_agg(k.dimension ORDER BY k.dimension) FILTER (WHERE k.dimension IS NOT NULL), '{}') AS dimensions,
-                   coalesce(array_agg(r.released - k.used ORDER BY k.dimension) FILTER (WHERE k.dimension IS NOT NULL), '{}') AS free,
-                   coalesce(array_agg(k.quota - r.released ORDER BY k.dimension) FILTER (WHERE k.dimension IS NOT NULL), '{}') AS withheld
+                   coalesce(array_agg(r.released - k.used ORDER BY k.dimension) FILTER (WHERE k.dimension IS NOT NULL), '{}') AS free
             FROM municipalities m LEFT JOIN capacity k ON k.municipality_code = m.code AND k.period = \(period)
             -- The quota the municipality's plan has released by today (sql/015_capacity_plans.sql).
             LEFT JOIN LATERAL (SELECT capacity_released(k.municipality_code, k.period, k.dimension, k.quota, \(today)) AS released) r ON true
@@ -37,12 +35,9 @@ public enum BatchInstance {
             GROUP BY m.code, m.name, m.languages, m.shortage_occupations
             ORDER BY m.code
             """)
-        var withheld: [String: [String: Int]] = [:]
         let municipalities = try municipalityRows.map { row -> PlacementInstance.Municipality in
             let dimensions = try row.decode("dimensions", as: [String].self)
             let free = try row.decode("free", as: [Int].self)
-            let held = try row.decode("withheld", as: [Int].self)
-            withheld[try row.decode("code", as: String.self)] = Dictionary(uniqueKeysWithValues: zip(dimensions, held.map { max(0, $0) }))
             return PlacementInstance.Municipality(
                 code: try row.decode("code"), name: try row.decode("name"),
                 capacity: Dictionary(uniqueKeysWithValues: zip(dimensions, free.map { max(0, $0) })),
@@ -51,7 +46,7 @@ public enum BatchInstance {
 
         let pending = try await Self.pendingCases(today: today, on: connection)
         return (PlacementInstance(weights: weights, municipalities: municipalities, cases: pending.cases),
-                pending.fingerprints, pending.deadlines, withheld)
+                pending.fingerprints, pending.deadlines)
     }
 
     /// The pending (registered) cases, all or only `ids`, with their fingerprints by id

@@ -44,10 +44,18 @@ struct BatchRecheck {
             """) {
             let code = try row.decode("municipality_code", as: String.self)
             recheck.eligible.insert(code)
-            let dimension = try row.decode("dimension", as: String.self)
-            // What the municipality's plan has not released yet stays out of reach (sql/015).
-            let withheld = snapshot.withheld[code]?[dimension] ?? 0
-            recheck.free[code, default: [:]][dimension] = try row.decode("free", as: Int.self) - withheld
+            recheck.free[code, default: [:]][try row.decode("dimension")] = try row.decode("free", as: Int.self)
+        }
+        // What the municipalities' plans have not released by the batch's day stays out of reach
+        // (sql/015), read now that the capacity rows are locked.
+        for row in try await connection.query("""
+            SELECT municipality_code, dimension,
+                   quota - capacity_released(municipality_code, period, dimension, quota, \(snapshot.today)) AS withheld
+            FROM capacity WHERE period = \(snapshot.period) AND municipality_code = ANY(\(codes))
+            """) {
+            let code = try row.decode("municipality_code", as: String.self), dimension = try row.decode("dimension", as: String.self)
+            let withheld = max(0, try row.decode("withheld", as: Int.self))
+            if withheld > 0, let free = recheck.free[code]?[dimension] { recheck.free[code]?[dimension] = free - withheld }
         }
 
         let unchanged = ids.filter { fingerprint[$0] != nil && fingerprint[$0] == snapshot.fingerprints[$0] }

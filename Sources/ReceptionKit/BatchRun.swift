@@ -18,9 +18,6 @@ public struct BatchSnapshot: Sendable {
     let fingerprints: [Int: String]
     /// The latest reception date of each pending case that has one, by id (``DeadlineFirst``).
     let deadlines: [Int: CalendarDay]
-    /// Quota the municipalities' plans have not released yet, by code and dimension (sql/015):
-    /// the write's re-check keeps it out of reach too.
-    let withheld: [String: [String: Int]]
     /// The look-ahead: the forecast is `instance.forecast` (``BatchForecast``).
     let lookAhead: BatchForecast.Summary
 }
@@ -123,14 +120,15 @@ public enum BatchRun {
         }
     }
 
-    /// How a batch's instance is solved, with a time limit in seconds, telling `progress` of each
-    /// improvement.
-    public typealias Solve = @Sendable (PlacementInstance, Double, _ progress: (@Sendable (Solver.Progress) -> Void)?) async throws -> PlacementResult
+    /// How a batch's instance is solved, with a time limit in seconds and a way to stop,
+    /// telling `progress` of each improvement.
+    public typealias Solve = @Sendable (PlacementInstance, Double, Solver.Stopping, _ progress: (@Sendable (Solver.Progress) -> Void)?) async throws -> PlacementResult
 
-    /// The engine on a thread of its own, improving until its time limit unless it proves its
-    /// placement optimal sooner; cancelling the task stops it.
-    public static let solveOnOwnThread: Solve = { instance, timeLimit, progress in
-        try await Solver(timeLimit: timeLimit, stopping: .timeLimit, progress: progress).solveOnOwnThread(instance)
+    /// The engine on a thread of its own; cancelling the task stops it. The batch's solve
+    /// improves until its time limit (`.timeLimit`); the write's re-solve of a few changed
+    /// households stops when its budgets are spent (`.budget`), since officers wait on its locks.
+    public static let solveOnOwnThread: Solve = { instance, timeLimit, stopping, progress in
+        try await Solver(timeLimit: timeLimit, stopping: stopping, progress: progress).solveOnOwnThread(instance)
     }
 
     /// How often a running batch publishes its progress (`summary.progress`, read by the
@@ -175,12 +173,18 @@ public enum BatchRun {
         let latest = LatestProgress()
         return try await withThrowingTaskGroup(of: (result: PlacementResult, dueFirst: BatchSummary.DueFirst?)?.self) { group in
             group.addTask {
-                try await DeadlineFirst.solve(snapshot, solve: solve) { progress in latest.value.withLock { $0 = progress } }
+                defer { latest.finished.store(true, ordering: .relaxed) }
+                return try await DeadlineFirst.solve(snapshot, solve: solve) { progress in latest.value.withLock { $0 = progress } }
             }
+            // Not cancelled when the solve ends, but told (`finished`): cancelling it inside its
+            // UPDATE would cancel that statement on the connection the write needs next.
             group.addTask {
                 var published: Solver.Progress?
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: progressInterval)
+                var lastWrite = ContinuousClock.now
+                while !Task.isCancelled && !latest.finished.load(ordering: .relaxed) {
+                    try? await Task.sleep(for: .milliseconds(100))
+                    guard ContinuousClock.now - lastWrite >= progressInterval, !latest.finished.load(ordering: .relaxed) else { continue }
+                    lastWrite = ContinuousClock.now
                     guard let progress = latest.value.withLock({ $0 }), progress != published, !Task.isCancelled else { continue }
                     published = progress
                     do {
@@ -198,7 +202,7 @@ public enum BatchRun {
             }
             var result: (result: PlacementResult, dueFirst: BatchSummary.DueFirst?)?
             for try await finished in group {
-                if let finished { result = finished; group.cancelAll() }
+                if let finished { result = finished }
             }
             guard let result else { throw CancellationError() }
             return result
@@ -208,6 +212,7 @@ public enum BatchRun {
     /// The solver's thread writes it, the publishing task reads it.
     private final class LatestProgress: Sendable {
         let value = Mutex<Solver.Progress?>(nil)
+        let finished = Atomic<Bool>(false)
     }
 
     /// Step 1: what the batch will solve. Refuses a batch that does not exist or already ended.
@@ -224,13 +229,14 @@ public enum BatchRun {
             let period = try batch.decode("period", as: Int.self)
             let requested = try batch.decode("requested", as: JSONValue<[String]>?.self)?.value
             let today = try await ReceptionClock.today(on: connection)
-            let (current, fingerprints, deadlines, withheld) = try await BatchInstance.loadWithFingerprints(
+            let (current, fingerprints, deadlines) = try await BatchInstance.loadWithFingerprints(
                 period: period, municipalities: requested, today: today, on: connection)
             // The look-ahead, read in the same snapshot (BatchForecast).
             var instance = current
             let lookAhead: BatchForecast.Summary
             if try batch.decode("look_ahead", as: Bool.self) {
-                let built = try await BatchForecast.build(for: current, today: today, expected: try batch.decode("expected", as: Int?.self),
+                let built = try await BatchForecast.build(for: current, period: period, today: today,
+                                                          expected: try batch.decode("expected", as: Int?.self),
                                                           seed: batchID, on: connection)
                 instance.forecast = built.forecast
                 lookAhead = built.summary
@@ -240,7 +246,7 @@ public enum BatchRun {
             return BatchSnapshot(
                 batchID: batchID, period: period, dryRun: try batch.decode("dry_run", as: Bool.self),
                 timeLimit: try batch.decode("time_limit", as: Double?.self) ?? 30, today: today,
-                instance: instance, fingerprints: fingerprints, deadlines: deadlines, withheld: withheld, lookAhead: lookAhead)
+                instance: instance, fingerprints: fingerprints, deadlines: deadlines, lookAhead: lookAhead)
         }
     }
 
@@ -274,7 +280,7 @@ public enum BatchRun {
                 let instance = try await checked.resolveInstance(snapshot, on: connection)
                 // The locks are held meanwhile (officers wait): at most 2 s; a handful of households
                 // solves in milliseconds.
-                let again = try await solve(instance, min(2, max(0.5, snapshot.timeLimit / 10)), nil)
+                let again = try await solve(instance, min(2, max(0.5, snapshot.timeLimit / 10)), .budget, nil)
                 proposals += again.assignments
                 unplaced += again.unplaced
                 recheck.resolved = checked.toResolve.count

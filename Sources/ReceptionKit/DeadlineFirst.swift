@@ -34,12 +34,12 @@ public enum DeadlineFirst {
         let instance = snapshot.instance
         let first = instance.cases.filter { due.contains($0.id) }
         guard !first.isEmpty else {
-            return (try await solve(instance, snapshot.timeLimit, progress), nil)
+            return (try await solve(instance, snapshot.timeLimit, .timeLimit, progress), nil)
         }
         let rest = instance.cases.filter { !due.contains($0.id) }
         let dueInstance = PlacementInstance(weights: instance.weights, municipalities: instance.municipalities, cases: first)
         let firstLimit = rest.isEmpty ? snapshot.timeLimit : max(0.5, snapshot.timeLimit * dueShare)
-        let stage1 = try await solve(dueInstance, firstLimit, nil)
+        let stage1 = try await solve(dueInstance, firstLimit, .timeLimit, nil)
 
         // What stage 1 leaves.
         var left = Dictionary(uniqueKeysWithValues: instance.municipalities.map { ($0.code, $0.capacity) })
@@ -65,7 +65,7 @@ public enum DeadlineFirst {
                 progress(Solver.Progress(seconds: firstSeconds + stage.seconds, objective: stage.objective + offset, bound: 0))
             }
         }
-        let stage2 = try await solve(restInstance, max(0.5, snapshot.timeLimit - firstLimit), shifted)
+        let stage2 = try await solve(restInstance, max(0.5, snapshot.timeLimit - firstLimit), .timeLimit, shifted)
 
         let late = stage1.unplaced.map { unplaced in
             let date = Int(unplaced.caseID).flatMap { snapshot.deadlines[$0] }.map { " (\($0))" } ?? ""

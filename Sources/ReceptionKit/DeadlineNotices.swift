@@ -25,9 +25,10 @@ public enum DeadlineNotices {
         }
     }
 
-    /// Records today's notices (once per household and kind); returns how many of each.
-    public static func check(noticeDays: Int, on connection: Connection) async throws -> (due: Int, overdue: Int) {
-        let row = try await connection.query("SELECT due, overdue FROM deadline_check(\(noticeDays)::int)")[0]
+    /// Records today's notices (once per household and kind: due when its date is at most 14
+    /// days away, overdue once it has passed); returns how many of each.
+    public static func check(on connection: Connection) async throws -> (due: Int, overdue: Int) {
+        let row = try await connection.query("SELECT due, overdue FROM deadline_check()")[0]
         return (try row.decode("due"), try row.decode("overdue"))
     }
 

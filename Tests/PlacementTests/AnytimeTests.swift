@@ -42,6 +42,23 @@ struct AnytimeTests {
         #expect(reports.allSatisfy { $0.bound == 0 || $0.bound >= anytime.bound })
     }
 
+    @Test("with a forecast: the answer's own figures are reported, and the answer is valid")
+    func lookAheadReports() async throws {
+        var instance = Reference.random(78, cases: 30, municipalities: 3)
+        instance.forecast = Reference.random(79, cases: 10, municipalities: 3).cases.map { household in
+            var expected = household
+            expected.id = "forecast-" + household.id
+            return expected
+        }
+        let heard = Heard()
+        let result = try await Solver(timeLimit: 1, effort: 0.05, stopping: .timeLimit, progress: { heard.add($0) })
+            .solveOnOwnThread(instance)
+        var current = instance
+        current.forecast = []
+        #expect(Reference.problems(current, result) == [])
+        #expect(heard.all.last.map { ($0.objective, $0.bound) } ?? (0, 0) == (result.objective, result.bound))
+    }
+
     @Test("a proof ends the search long before the time limit")
     func stopsWhenProven() async throws {
         // Room for everyone: placing all is optimal, and the bound says so at once.

@@ -93,22 +93,25 @@ struct DeadlineTests {
             try await CaseRegistration.register(newCase("LATE-1", anvisning: -70, latest: -1), on: db)
             try await CaseRegistration.register(newCase("SOON-1", anvisning: -20, latest: 5), on: db)
             try await CaseRegistration.register(newCase("LATER-1", anvisning: -20, latest: 40), on: db)
-            #expect(try await Cases.list(.init(dueWithinDays: 14), on: db).map(\.reference) == ["LATE-1", "SOON-1"])
+            try await CaseRegistration.register(newCase("EDGE-1", anvisning: -20, latest: 14), on: db)
+            try await CaseRegistration.register(newCase("EDGE-2", anvisning: -20, latest: 15), on: db)
+            // "Within 14 days" includes the 14th, in the list, the notices and the report alike.
+            #expect(try await Cases.list(.init(dueWithinDays: 14), on: db).map(\.reference) == ["LATE-1", "SOON-1", "EDGE-1"])
             #expect(try await Cases.list(.init(overdue: true), on: db).map(\.reference) == ["LATE-1"])
 
             try await TestLogins.with(database: url) { logins in
                 let worker = try await logins.connect(.worker)
-                let first = try await DeadlineNotices.check(noticeDays: 14, on: worker)
-                #expect(first.due == 1 && first.overdue == 1)
-                let again = try await DeadlineNotices.check(noticeDays: 14, on: worker)
+                let first = try await DeadlineNotices.check(on: worker)
+                #expect(first.due == 2 && first.overdue == 1)
+                let again = try await DeadlineNotices.check(on: worker)
                 #expect(again.due == 0 && again.overdue == 0, "each household is noticed once per kind")
                 let officer = try await logins.connect(.officer)
                 let notices = try await DeadlineNotices.list(on: today, on: officer)
-                #expect(notices.map { "\($0.reference) \($0.kind.rawValue)" } == ["LATE-1 overdue", "SOON-1 due"])
+                #expect(notices.map { "\($0.reference) \($0.kind.rawValue)" } == ["LATE-1 overdue", "SOON-1 due", "EDGE-1 due"])
 
                 // Attacks: an officer may not run the check (nor forge notices), an auditor reads
                 // counts, never which households.
-                await expectRefused("SELECT * FROM deadline_check(14)", on: officer, .insufficientPrivilege)
+                await expectRefused("SELECT * FROM deadline_check()", on: officer, .insufficientPrivilege)
                 let soonID = try await WorkflowFixture.caseID("LATER-1", on: db)
                 await expectRefused("INSERT INTO deadline_notices VALUES (\(soonID), 'due', reception_today(), reception_today())",
                                     on: officer, .insufficientPrivilege)
@@ -118,7 +121,7 @@ struct DeadlineTests {
                 await expectRefused("SELECT * FROM deadline_notices", on: auditor, .insufficientPrivilege)
                 let counts = try await auditor.query("SELECT waiting_past_date, due_within_14_days FROM deadlines_overview")[0]
                 #expect(try counts.decode("waiting_past_date", as: Int.self) == 1)
-                #expect(try counts.decode("due_within_14_days", as: Int.self) == 1)
+                #expect(try counts.decode("due_within_14_days", as: Int.self) == 2)
             }
         }
     }
