@@ -165,10 +165,10 @@ public struct Solver: Sendable {
                 var anneal = Anneal(problem: problem, start: state, prices: dual.bestLambda, banned: banned, seed: seedBase &+ UInt64(round))
                 anneal.run(moves: total / rounds, hot: 30, cold: 1, outOfTime: outOfTime)
                 state.restore(anneal.best)
-                local.run(&state, budget: 10 * pairCount)
+                if !outOfTime() { local.run(&state, budget: 10 * pairCount) }   // it does not read the clock
                 var gained = 0
                 for _ in 0..<matchSteps where !outOfTime() { gained += matching.step(&state, maxRows: rowsPerStep, maxPool: 2 * rowsPerStep + 64, mergeChance: Matching.merge) }
-                if gained > 0 { local.run(&state, budget: 10 * pairCount) }
+                if gained > 0 && !outOfTime() { local.run(&state, budget: 10 * pairCount) }
                 consider(state)
                 state.restore(best)
             }
@@ -181,7 +181,7 @@ public struct Solver: Sendable {
             let stepCost = pairCount / caseCount * 64 + problem.muniCount * 8 + state.unplaced.count * 16
             let iterations = Int(effort * Double(min(40_000, max(1_000, 50_000_000 / max(1, stepCost)))))
             searchIterations = search.run(&state, iterations: iterations, bound: bound, outOfTime: outOfTime)
-            local.run(&state, budget: 10 * pairCount)
+            if !outOfTime() { local.run(&state, budget: 10 * pairCount) }
             consider(state)
         }
         state.restore(best)
