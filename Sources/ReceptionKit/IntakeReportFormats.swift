@@ -179,7 +179,7 @@ extension IntakeReport {
                 <svg role="img" aria-label="Plan and intake by month, \(Self.html(m.name))" width="\(w)" height="\(h)" viewBox="0 0 \(w) \(h)">
                 <line x1="\(left)" y1="\(h - bottom)" x2="\(w - 8)" y2="\(h - bottom)" class="axis"/>
                 <text x="\(left - 4)" y="\(y(top1) + 4)" text-anchor="end">\(top1)</text><text x="\(left - 4)" y="\(h - bottom + 4)" text-anchor="end">0</text>
-                <text x="\(x(1))" y="\(h - 4)" text-anchor="middle">Jan</text><text x="\(x(6))" y="\(h - 4)" text-anchor="middle">Jun</text><text x="\(x(12))" y="\(h - 4)" text-anchor="middle">Dec</text>
+                <text x="\(x(1))" y="\(h - 4)" text-anchor="middle">Jan</text><text x="\(x(6))" y="\(h - 4)" text-anchor="middle">Jun</text><text x="\(x(12) + 6)" y="\(h - 4)" text-anchor="end">Dec</text>
                 <polyline points="\(plan)" class="plan"><title>released by the plan</title></polyline>
                 <polyline points="\(intake)" class="intake"><title>received</title></polyline>
                 </svg></figure>
