@@ -18,7 +18,7 @@ struct CapacityCommand: AsyncParsableCommand {
               reception capacity set 2480 --period 2027 persons=120 dwellings=45 \\
                 school_places=30
             """,
-        subcommands: [SetQuotas.self, Show.self, PlanCommand.self]
+        subcommands: [SetQuotas.self, Show.self, PlanCommand.self, Revisions.self]
     )
 
     static func table(_ lines: [CapacityLine]) -> TerminalTable {
@@ -40,9 +40,15 @@ struct CapacityCommand: AsyncParsableCommand {
                 is changed. A dimension nobody has used yet (a new need such as dialysis) is
                 refused as a likely typo unless --new-dimensions.
 
+                --reason records a revision of existing quotas (the county's figure revised
+                mid-year): the day, the previous and new quota, who and why, listed by
+                `reception capacity revisions`. Batches after it use the new quota.
+
                 Example:
                   reception capacity set 2480 --period 2027 persons=120 \\
                     dwellings=45 school_places=30 trauma_care=4
+                  reception capacity set 2480 --period 2027 persons=180 \\
+                    --reason "county figure revised by the Migration Agency, decision 2027-06-12"
                 """)
 
         @Argument(help: "The municipality code.") var code: String
@@ -52,6 +58,8 @@ struct CapacityCommand: AsyncParsableCommand {
         var period: Int?
         @Flag(help: "Register dimensions that do not exist yet (a new kind of need).")
         var newDimensions = false
+        @Option(help: ArgumentHelp("Record this as a revision of existing quotas, with why (no personal data).", valueName: "text"))
+        var reason: String?
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: OutputOptions
 
@@ -59,6 +67,17 @@ struct CapacityCommand: AsyncParsableCommand {
             do {
                 let assignments = try QuotaAssignment.parse(quotas)
                 let database = try await connection.connect()
+                if let reason {
+                    let year = try await ReceptionClock.period(period, on: database)
+                    let revisions = try await QuotaRevisions.revise(municipality: code, period: year, quotas: assignments,
+                                                                    reason: reason, on: database)
+                    if output.json { try JSONOutput.print(revisions.prefix(assignments.count).map { $0 }); return }
+                    for revision in revisions.prefix(assignments.count) {
+                        print("Revised \(revision.dimension) in \(revision.municipality) for \(revision.period): \(revision.previous) → \(revision.quota), on \(revision.revisedOn).")
+                    }
+                    print(CapacityCommand.table(try await Capacity.show(period: year, municipality: code, on: database)).render())
+                    return
+                }
                 let lines = try await Capacity.set(
                     municipality: code, period: try await ReceptionClock.period(period, on: database), quotas: assignments,
                     registerNewDimensions: newDimensions, on: database)
@@ -66,6 +85,35 @@ struct CapacityCommand: AsyncParsableCommand {
             } catch let error as InvalidInput {
                 try ProblemReport.fail(error, json: output.json, optionNames: ["period": "--period"])
             }
+        }
+    }
+
+    struct Revisions: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List revised quotas: the day, previous and new quota, who and why.",
+            discussion: """
+                An auditor's login sees the revisions without their reasons.
+
+                Example: reception capacity revisions --period 2027
+                """)
+
+        @Argument(help: "A municipality code; default all.") var code: String?
+        @Option(help: ArgumentHelp("The calendar year; default the current one.", valueName: "year")) var period: Int?
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            let database = try await connection.connect()
+            let year = try await ReceptionClock.period(period, on: database)
+            let mayReadReasons = try await database.query("SELECT has_table_privilege('quota_revisions', 'SELECT') AS ok")[0]
+                .decode("ok", as: Bool.self)
+            let revisions = try await QuotaRevisions.list(period: year, municipality: code, withReasons: mayReadReasons, on: database)
+            if output.json { try JSONOutput.print(revisions); return }
+            if revisions.isEmpty { print("No quota revised in \(year)\(code.map { " for \($0)" } ?? "")."); return }
+            print(TerminalTable(headers: ["DAY", "MUNICIPALITY", "DIMENSION", "FROM", "TO", "BY", "REASON"], rows: revisions.map {
+                [$0.revisedOn.description, $0.municipality, $0.dimension, String($0.previous), String($0.quota), $0.revisedBy,
+                 $0.reason.map { TerminalText.escaped($0) } ?? "(not shown to this role)"]
+            }, numericColumns: [3, 4]).render())
         }
     }
 
