@@ -41,6 +41,27 @@ CREATE INDEX cases_pending_deadline_idx ON cases (latest_reception_on, id)
 
 GRANT INSERT (anvisning_on, latest_reception_given, category) ON cases TO reception_officer;
 
+-- An anvisning is not in the future: a later date would move the household's deadline later.
+-- Checked once per statement on its new rows (a CHECK cannot read reception_today(), and a row
+-- trigger would slow an import's COPY).
+CREATE FUNCTION cases_anvisning_not_future() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
+BEGIN
+    IF TG_RELID <> 'public.cases'::pg_catalog.regclass THEN
+        RAISE EXCEPTION 'trigger function cases_anvisning_not_future runs on public.cases only'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF EXISTS (SELECT 1 FROM new_cases WHERE anvisning_on > public.reception_today()) THEN
+        RAISE EXCEPTION 'an anvisning date cannot be in the future'
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'cases_anvisning_not_future';
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER cases_anvisning_not_future
+    AFTER INSERT ON cases REFERENCING NEW TABLE AS new_cases
+    FOR EACH STATEMENT EXECUTE FUNCTION cases_anvisning_not_future();
+REVOKE EXECUTE ON FUNCTION cases_anvisning_not_future() FROM PUBLIC;
+
 ALTER TABLE allocations ADD COLUMN received_on date;
 COMMENT ON COLUMN allocations.received_on IS
     'The cooperation''s date (reception_today()) on which the placement was confirmed; set by the database.';

@@ -96,26 +96,13 @@ public enum BatchForecast {
                                            : "the households waiting now take the remaining quota, so no more arrivals are expected"
             return ([], summary)
         }
-        var generator = Draw(seed: UInt64(truncatingIfNeeded: seed))
+        var generator = SplitMix64(seed: UInt64(truncatingIfNeeded: seed))
         let forecast = (0..<summary.expected).map { index -> PlacementInstance.Case in
-            var household = history[generator.next(below: history.count)]
+            var household = history[Int.random(in: 0..<history.count, using: &generator)]
             household.id = "forecast-\(index + 1)"
             return household
         }
         summary.used = true
         return (forecast, summary)
-    }
-
-    /// A small seeded generator (SplitMix64): the same batch draws the same households.
-    struct Draw {
-        var state: UInt64
-        init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
-        mutating func next(below bound: Int) -> Int {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return Int((z ^ (z >> 31)) % UInt64(bound))
-        }
     }
 }

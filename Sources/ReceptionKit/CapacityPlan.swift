@@ -128,15 +128,18 @@ public enum CapacityPlan {
     /// database as `capacity.plan_set`, one event per dimension). An empty list removes a plan.
     public static func set(municipality code: String, period: Int, plans: [String: [Release]],
                            on connection: Connection) async throws -> [Line] {
+        // set_capacity_plan refuses a dimension without a quota (the one place of that rule);
+        // its message names codes and numbers only.
+        do {
+            return try await setPlans(municipality: code, period: period, plans: plans, on: connection)
+        } catch let PostgresError.server(error) where error.sqlState == .invalidParameterValue {
+            throw ReceptionError.invalid(error.message + "; set the quota first (reception capacity set)")
+        }
+    }
+
+    private static func setPlans(municipality code: String, period: Int, plans: [String: [Release]],
+                                 on connection: Connection) async throws -> [Line] {
         try await connection.withTransaction { connection in
-            let known = Set(try await connection.query("""
-                SELECT dimension FROM capacity WHERE municipality_code = \(code) AND period = \(period)
-                """).map { try $0.decode("dimension", as: String.self) })
-            let unknown = plans.keys.filter { !known.contains($0) }.sorted()
-            if !unknown.isEmpty {
-                throw ReceptionError.invalid("municipality \(code) has no \(period) quota for \(unknown.joined(separator: ", ")); "
-                                             + "set it first (reception capacity set \(code) --period \(period) \(unknown[0])=N)")
-            }
             for (dimension, releases) in plans.sorted(by: { $0.key < $1.key }) {
                 let json = releases.map { ["from": $0.from.description, "units": String($0.units)] }
                 try await connection.execute("""

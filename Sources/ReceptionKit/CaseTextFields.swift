@@ -146,33 +146,19 @@ public struct CaseTextFields: Sendable, Equatable {
         let preferences = codes(self.preferences, field: .preferences, rule: CaseFieldRules.municipalityCode, problem)
         let excluded = codes(self.excluded, field: .excluded, rule: CaseFieldRules.municipalityCode, problem)
 
-        var arrivedOn = rules.today
-        if let text = trimmed(self.arrived) {
-            if let day = CaseFieldRules.day(text) {
-                if let reason = CaseFieldRules.arrival(day, today: rules.today) { problem(.arrived, reason) }
-                arrivedOn = day
-            } else {
-                problem(.arrived, "\(CaseFieldRules.quoted(text)) is not a date (YYYY-MM-DD)")
+        // A date field: nil when absent; a problem when it is not YYYY-MM-DD or breaks `rule`.
+        func date(_ field: Field, rule: (CalendarDay) -> String? = { _ in nil }) -> CalendarDay? {
+            guard let text = trimmed(self[field]) else { return nil }
+            guard let day = CaseFieldRules.day(text) else {
+                problem(field, "\(CaseFieldRules.quoted(text)) is not a date (YYYY-MM-DD)")
+                return nil
             }
+            if let reason = rule(day) { problem(field, reason) }
+            return day
         }
-
-        var anvisningOn = arrivedOn
-        if let text = trimmed(self.anvisning) {
-            if let day = CaseFieldRules.day(text) {
-                if let reason = CaseFieldRules.anvisning(day, today: rules.today) { problem(.anvisning, reason) }
-                anvisningOn = day
-            } else {
-                problem(.anvisning, "\(CaseFieldRules.quoted(text)) is not a date (YYYY-MM-DD)")
-            }
-        }
-        var latestReceptionOn: CalendarDay?
-        if let text = trimmed(self.latestReception) {
-            if let day = CaseFieldRules.day(text) {
-                latestReceptionOn = day
-            } else {
-                problem(.latestReception, "\(CaseFieldRules.quoted(text)) is not a date (YYYY-MM-DD)")
-            }
-        }
+        let arrivedOn = date(.arrived) { CaseFieldRules.arrival($0, today: rules.today) } ?? rules.today
+        let anvisningOn = date(.anvisning) { CaseFieldRules.anvisning($0, today: rules.today) } ?? arrivedOn
+        let latestReceptionOn = date(.latestReception)
         var category = CaseCategory.agencyAccommodation
         if let text = trimmed(self.category) {
             switch CaseFieldRules.category(text) {

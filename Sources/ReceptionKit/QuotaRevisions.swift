@@ -38,10 +38,12 @@ public enum QuotaRevisions {
         return try await list(period: period, municipality: code, on: connection)
     }
 
-    /// Revisions, newest first. An officer reads the reasons; a login that may not (an auditor)
-    /// reads the redacted view.
-    public static func list(period: Int?, municipality code: String? = nil, withReasons: Bool = true,
+    /// Revisions, newest first. A login that may read the reasons (an officer) gets them; one that
+    /// may not (an auditor) reads the redacted view, and `reason` is nil.
+    public static func list(period: Int?, municipality code: String? = nil,
                             on connection: Connection) async throws -> [Revision] {
+        let withReasons = try await connection.query("SELECT has_table_privilege('quota_revisions', 'SELECT') AS ok")[0]
+            .decode("ok", as: Bool.self)
         let source: Query = withReasons ? "quota_revisions" : "quota_revisions_redacted"
         let reason: Query = withReasons ? "reason" : "NULL::text AS reason"
         return try await connection.query("""

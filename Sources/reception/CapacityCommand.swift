@@ -105,9 +105,7 @@ struct CapacityCommand: AsyncParsableCommand {
         func run() async throws {
             let database = try await connection.connect()
             let year = try await ReceptionClock.period(period, on: database)
-            let mayReadReasons = try await database.query("SELECT has_table_privilege('quota_revisions', 'SELECT') AS ok")[0]
-                .decode("ok", as: Bool.self)
-            let revisions = try await QuotaRevisions.list(period: year, municipality: code, withReasons: mayReadReasons, on: database)
+            let revisions = try await QuotaRevisions.list(period: year, municipality: code, on: database)
             if output.json { try JSONOutput.print(revisions); return }
             if revisions.isEmpty { print("No quota revised in \(year)\(code.map { " for \($0)" } ?? "")."); return }
             print(TerminalTable(headers: ["DAY", "MUNICIPALITY", "DIMENSION", "FROM", "TO", "BY", "REASON"], rows: revisions.map {

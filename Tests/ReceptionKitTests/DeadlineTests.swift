@@ -136,6 +136,10 @@ struct DeadlineTests {
                 await expectRefused("UPDATE cases SET anvisning_on = reception_today() WHERE id = \(id)", on: login, .insufficientPrivilege)
             }
             await expectRefused("UPDATE cases SET category = 'quota_refugee' WHERE id = \(id)", on: officer, .insufficientPrivilege)
+            // Nor register one with a later deadline by dating its anvisning in the future.
+            await expectRefused("""
+                INSERT INTO cases (reference, ages, arrived_on, anvisning_on) VALUES ('FUTURE-1', '{30}', reception_today(), reception_today() + 30)
+                """, on: officer, .checkViolation)
             await expectRefused("""
                 INSERT INTO allocations (case_id, municipality_code, period, status, forced, decision_reason, received_on)
                 VALUES (\(id), '2480', 2026, 'confirmed', false, 'placed by hand', '2000-01-01')

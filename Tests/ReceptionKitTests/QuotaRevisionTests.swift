@@ -28,7 +28,7 @@ struct QuotaRevisionTests {
 
                 // An auditor sees the revision, not the reason.
                 let auditor = try await logins.connect(.auditor)
-                let seen = try await QuotaRevisions.list(period: WorkflowFixture.period, withReasons: false, on: auditor)
+                let seen = try await QuotaRevisions.list(period: WorkflowFixture.period, on: auditor)
                 #expect(seen.map(\.quota) == [18] && seen.first?.reason == nil)
                 await expectRefused("SELECT reason FROM quota_revisions", on: auditor, .insufficientPrivilege)
 
