@@ -271,6 +271,15 @@ enum JobStatements {
         "SELECT jobs_stage(\(limit)::integer) AS staged"
     }
 
+    /// Seconds until the earliest retry of these queues is due (none: NULL). A draining
+    /// worker waits for one due within its poll interval instead of racing its backoff.
+    static func nextRetryDue(queues: [String]) -> Query {
+        """
+        SELECT greatest(0, extract(epoch FROM min(run_at) - now()))::float8 AS seconds FROM jobs
+        WHERE state = 'retryable' AND queue = ANY(\(queues)::text[])
+        """
+    }
+
     /// Moves a periodic job's `last_slot` forward to `slot`; a row back means this caller
     /// won the slot and enqueues its job in the same transaction (the row stays locked till
     /// then, so a second leader waits and then finds the slot taken).

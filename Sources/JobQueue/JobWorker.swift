@@ -248,6 +248,13 @@ final class WorkerRuntime: Sendable {
                     _ = await completions.waitUntilWritten(timeout: .seconds(3600))
                     let staged = try? await claimDatabase.run { connection in try await Maintainer.stage(on: connection) }
                     if drainedOnce && (staged ?? 0) == 0 {
+                        // A retry due within a poll interval is part of the drain (a short
+                        // backoff must not decide whether it ran); a later one is not, nor
+                        // one already due that staging left (it would not be staged by waiting).
+                        if let wait = await nextRetryDue(), wait > .zero, wait <= configuration.pollInterval {
+                            try? await Task.sleep(for: wait + .milliseconds(1))
+                            continue
+                        }
                         logger.info("drained: no job is ready to run")
                         break
                     }
@@ -262,6 +269,14 @@ final class WorkerRuntime: Sendable {
         }
         // Not started: back to the queue at once, for the other daemons (not after the grace period).
         handBack(prefetched.take(Int.max), reason: "the daemon is stopping")
+    }
+
+    private func nextRetryDue() async -> Duration? {
+        let queues = configuration.queues
+        let seconds = try? await claimDatabase.run { connection in
+            try await connection.query(JobStatements.nextRetryDue(queues: queues))[0].decode("seconds", as: Double?.self)
+        }
+        return (seconds ?? nil).map { .milliseconds(Int64(($0 * 1000).rounded(.up))) }
     }
 
     private func start(_ job: ClaimedJob, in jobs: inout DiscardingTaskGroup) {
