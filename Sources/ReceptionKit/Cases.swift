@@ -27,6 +27,8 @@ public struct CaseRecord: Sendable, Equatable, Encodable {
     public let status: String
     public let withdrawnAt: Date?
     public let withdrawnReason: String?
+    /// Why the anvisning ended (withdrawn cases only).
+    public let withdrawnCause: WithdrawalCause?
     public let createdAt: Date
     /// The proposed or confirmed allocation, if the case has one.
     public let allocation: ActiveAllocation?
@@ -53,7 +55,7 @@ public struct CaseRecord: Sendable, Equatable, Encodable {
 
     enum CodingKeys: String, CodingKey {
         case id, reference, ages, needs, language, occupations, familyTies = "family_ties", preferences, excluded
-        case arrivedOn = "arrived_on", anvisningOn = "anvisning_on", latestReceptionOn = "latest_reception_on", category, status, withdrawnAt = "withdrawn_at", withdrawnReason = "withdrawn_reason"
+        case arrivedOn = "arrived_on", anvisningOn = "anvisning_on", latestReceptionOn = "latest_reception_on", category, status, withdrawnAt = "withdrawn_at", withdrawnReason = "withdrawn_reason", withdrawnCause = "withdrawn_cause"
         case createdAt = "created_at", allocation
     }
 
@@ -78,6 +80,7 @@ public struct CaseRecord: Sendable, Equatable, Encodable {
         status = try row.decode("status")
         withdrawnAt = try row.decode("withdrawn_at")
         withdrawnReason = try row.decode("withdrawn_reason")
+        withdrawnCause = try (row.decode("withdrawn_cause", as: String?.self)).flatMap(WithdrawalCause.init(rawValue:))
         createdAt = try row.decode("created_at")
         if let allocationID = try row.decode("allocation_id", as: Int64?.self) {
             allocation = ActiveAllocation(id: allocationID, municipality: try row.decode("allocation_municipality"),
@@ -116,7 +119,7 @@ public enum Cases {
                        dueWithinDays: Int? = nil, overdue: Bool = false, limit: Int? = nil) -> Query {
         """
         SELECT c.id, c.reference, c.ages, c.language, c.occupations, c.family_ties, c.preferences, c.excluded,
-               c.arrived_on, c.anvisning_on, c.latest_reception_on, c.category, c.status, c.withdrawn_at, c.withdrawn_reason, c.created_at,
+               c.arrived_on, c.anvisning_on, c.latest_reception_on, c.category, c.status, c.withdrawn_at, c.withdrawn_reason, c.withdrawn_cause, c.created_at,
                coalesce(n.dimensions, '{}') AS need_dimensions, coalesce(n.units, '{}') AS need_units,
                a.id AS allocation_id, a.municipality_code AS allocation_municipality,
                a.period AS allocation_period, a.status AS allocation_status
@@ -189,7 +192,7 @@ public enum Cases {
 
     /// Withdraws a case: it will never be placed (the database refuses allocations for it),
     /// and its active allocation, if any, is cancelled and its capacity released.
-    public static func withdraw(_ reference: String, reason: String,
+    public static func withdraw(_ reference: String, reason: String, cause: WithdrawalCause = .other,
                                 on connection: Connection) async throws -> CaseRecord {
         let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !reason.isEmpty else { throw ReceptionError.invalid("a withdrawal needs a reason (--reason)") }
@@ -198,8 +201,8 @@ public enum Cases {
                 throw ReceptionError.notFound("no case with reference \(reference)")
             }
             if record.status == "withdrawn" { throw ReceptionError.refused("case \(reference) is already withdrawn") }
-            // The audited path (sql/006_integrity.sql): it locks the case and checks again.
-            try await connection.execute("SELECT withdraw_case(\(record.id), \(reason))")
+            // The audited path (sql/017_anvisning_endings.sql): it locks the case and checks again.
+            try await connection.execute("SELECT withdraw_case(\(record.id), \(reason), \(cause.rawValue))")
             guard let withdrawn = try await find(reference, on: connection) else {
                 throw ReceptionError.notFound("no case with reference \(reference)")
             }

@@ -139,6 +139,41 @@ public struct IntakeReport: Encodable, Sendable {
     /// Households still waiting, by their latest reception date (sql/013 `deadlines_overview`).
     public let deadlines: Deadlines
 
+    /// Anvisningar of the period that ended without reception, by cause (sql/017 `anvisning_endings`).
+    public let endings: Endings
+
+    public struct Endings: Encodable, Sendable, Equatable {
+        public let declined: Int
+        public let movedOnOwn: Int
+        public let cancelled: Int
+        public let other: Int
+        public var total: Int { declined + movedOnOwn + cancelled + other }
+
+        public init(declined: Int = 0, movedOnOwn: Int = 0, cancelled: Int = 0, other: Int = 0) {
+            (self.declined, self.movedOnOwn, self.cancelled, self.other) = (declined, movedOnOwn, cancelled, other)
+        }
+
+        public func count(_ cause: WithdrawalCause) -> Int {
+            switch cause {
+            case .declined: declined
+            case .movedOnOwn: movedOnOwn
+            case .cancelled: cancelled
+            case .other: other
+            }
+        }
+
+        enum CodingKeys: String, CodingKey { case declined, movedOnOwn = "moved_on_own", cancelled, other, total }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(declined, forKey: .declined)
+            try c.encode(movedOnOwn, forKey: .movedOnOwn)
+            try c.encode(cancelled, forKey: .cancelled)
+            try c.encode(other, forKey: .other)
+            try c.encode(total, forKey: .total)
+        }
+    }
+
     public struct Deadlines: Encodable, Sendable, Equatable {
         /// Waiting past their latest reception date.
         public let waitingPastDate: Int
@@ -175,13 +210,14 @@ public struct IntakeReport: Encodable, Sendable {
             dimensions: [])
     }
 
-    enum CodingKeys: String, CodingKey { case period, generatedAt = "generated_at", municipalities, total, deadlines }
+    enum CodingKeys: String, CodingKey { case period, generatedAt = "generated_at", municipalities, total, deadlines, endings }
 
-    public init(period: Int, generatedAt: Date, municipalities: [Municipality], deadlines: Deadlines = Deadlines()) {
+    public init(period: Int, generatedAt: Date, municipalities: [Municipality], deadlines: Deadlines = Deadlines(), endings: Endings = Endings()) {
         self.period = period
         self.generatedAt = generatedAt
         self.municipalities = municipalities
         self.deadlines = deadlines
+        self.endings = endings
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -191,6 +227,7 @@ public struct IntakeReport: Encodable, Sendable {
         try c.encode(municipalities, forKey: .municipalities)
         try c.encode(total, forKey: .total)
         try c.encode(deadlines, forKey: .deadlines)
+        try c.encode(endings, forKey: .endings)
     }
 
     /// Reads the report in one snapshot, so its numbers add up even while batches run.
@@ -270,7 +307,12 @@ public struct IntakeReport: Encodable, Sendable {
             let deadlines = Deadlines(waitingPastDate: try waiting.decode("waiting_past_date"),
                                       dueWithin14Days: try waiting.decode("due_within_14_days"),
                                       withoutDate: try waiting.decode("without_date"))
-            return IntakeReport(period: period, generatedAt: Date(), municipalities: municipalities, deadlines: deadlines)
+            let ended = try await connection.query("SELECT declined, moved_on_own, cancelled, other FROM anvisning_endings WHERE period = \(period)").first
+            let endings = try ended.map {
+                Endings(declined: try $0.decode("declined"), movedOnOwn: try $0.decode("moved_on_own"),
+                        cancelled: try $0.decode("cancelled"), other: try $0.decode("other"))
+            } ?? Endings()
+            return IntakeReport(period: period, generatedAt: Date(), municipalities: municipalities, deadlines: deadlines, endings: endings)
         }
     }
 }

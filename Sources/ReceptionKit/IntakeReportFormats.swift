@@ -3,6 +3,13 @@ import Foundation
 /// The intake report as text for a terminal, CSV for a spreadsheet, and one self-contained
 /// HTML page with a chart for a council meeting.
 extension IntakeReport {
+    /// Anvisningar of the period that ended without reception, by cause, in one sentence.
+    var endingsSentence: String {
+        guard endings.total > 0 else { return "Anvisningar ended without reception: none." }
+        let parts = WithdrawalCause.allCases.filter { endings.count($0) > 0 }.map { "\(endings.count($0)) \($0.description)" }
+        return "Anvisningar ended without reception: \(endings.total) (" + parts.joined(separator: ", ") + ")."
+    }
+
     static func percent(_ rate: Double?) -> String {
         guard let rate else { return "–" }
         return "\(Int((rate * 100).rounded()))%"
@@ -60,6 +67,7 @@ extension IntakeReport {
         lines.append("ON TIME / LATE: placed households received by their latest reception date, and after it.")
         lines.append("Waiting past their latest reception date: \(deadlines.waitingPastDate) households; due within 14 days: \(deadlines.dueWithin14Days)"
                      + (deadlines.withoutDate > 0 ? "; waiting with no anvisning recorded: \(deadlines.withoutDate)." : "."))
+        lines.append(endingsSentence)
         let planned = municipalities.filter { $0.personsQuota > 0 && !$0.months.isEmpty }
         if !planned.isEmpty {
             lines.append("")
@@ -225,6 +233,7 @@ extension IntakeReport {
             <p class="legend">Cumulative persons: <span style="background:#2e6db4"></span>received (confirmed) <span style="background:#9aa5b1"></span>released by the municipality's plan (without a plan, the whole quota from January)</p>
             \(charts)
             <p class="meta">On time / late: placed households received by their latest reception date, and after it. Waiting past their latest reception date: \(deadlines.waitingPastDate) households; due within 14 days: \(deadlines.dueWithin14Days).</p>
+            <p class="meta">\(Self.html(endingsSentence))</p>
             </body>
             </html>
 

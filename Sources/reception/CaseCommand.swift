@@ -232,18 +232,31 @@ struct CaseCommand: AsyncParsableCommand {
                 capacity released. The reason is kept in the audit trail: write why, not who
                 the family is (no names, no health details).
 
+                The cause is counted by the intake report (anvisningar that ended without
+                reception): declined (the person declined the anvisning), moved-on-own (found
+                housing themselves, or left), cancelled (the Migration Agency cancelled the
+                anvisning), or other (the default).
+
                 Example:
-                  reception case withdraw MIG-2026-000123 \\
+                  reception case withdraw MIG-2026-000123 --cause moved-on-own \\
                     --reason "moved to relatives in Norway"
                 """)
 
         @Argument(help: "The case reference.") var reference: String
         @Option(help: ArgumentHelp("Why (kept in the audit trail; no personal data).", valueName: "text")) var reason: String
+        @Option(help: ArgumentHelp("declined, moved-on-own, cancelled or other.", valueName: "cause"),
+                transform: { text in
+                    guard let cause = WithdrawalCause(argument: text) else {
+                        throw ValidationError("--cause: '\(text)' is not a cause; use declined, moved-on-own, cancelled or other")
+                    }
+                    return cause
+                })
+        var cause: WithdrawalCause = .other
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            let record = try await Cases.withdraw(reference, reason: reason, on: try await connection.connect())
+            let record = try await Cases.withdraw(reference, reason: reason, cause: cause, on: try await connection.connect())
             if output.json { try JSONOutput.print(record) } else { print("Withdrew case \(record.reference).") }
         }
     }
@@ -265,7 +278,7 @@ struct CaseCommand: AsyncParsableCommand {
             ("Latest date", record.latestReceptionOn == nil ? "none" : deadline(record, today: today)),
         ]
         if record.status == "withdrawn" {
-            lines.append(("Withdrawn", record.withdrawnReason ?? ""))
+            lines.append(("Withdrawn", (record.withdrawnCause.map { "\($0.description): " } ?? "") + (record.withdrawnReason ?? "")))
         }
         return lines.map { "\($0.0.padding(toLength: 12, withPad: " ", startingAt: 0)) \($0.1.isEmpty ? "–" : TerminalText.escaped($0.1))" }
             .joined(separator: "\n")
