@@ -141,6 +141,8 @@ public struct IntakeReport: Encodable, Sendable {
 
     /// Anvisningar of the period that ended without reception, by cause (sql/017 `anvisning_endings`).
     public let endings: Endings
+    /// Quota moved between municipalities by agreement (sql/018), each naming both sides.
+    public let transfers: [QuotaTransfers.Transfer]
 
     public struct Endings: Encodable, Sendable, Equatable {
         public let declined: Int
@@ -210,14 +212,16 @@ public struct IntakeReport: Encodable, Sendable {
             dimensions: [])
     }
 
-    enum CodingKeys: String, CodingKey { case period, generatedAt = "generated_at", municipalities, total, deadlines, endings }
+    enum CodingKeys: String, CodingKey { case period, generatedAt = "generated_at", municipalities, total, deadlines, endings, transfers }
 
-    public init(period: Int, generatedAt: Date, municipalities: [Municipality], deadlines: Deadlines = Deadlines(), endings: Endings = Endings()) {
+    public init(period: Int, generatedAt: Date, municipalities: [Municipality], deadlines: Deadlines = Deadlines(), endings: Endings = Endings(),
+                transfers: [QuotaTransfers.Transfer] = []) {
         self.period = period
         self.generatedAt = generatedAt
         self.municipalities = municipalities
         self.deadlines = deadlines
         self.endings = endings
+        self.transfers = transfers
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -228,6 +232,7 @@ public struct IntakeReport: Encodable, Sendable {
         try c.encode(total, forKey: .total)
         try c.encode(deadlines, forKey: .deadlines)
         try c.encode(endings, forKey: .endings)
+        try c.encode(transfers, forKey: .transfers)
     }
 
     /// Reads the report in one snapshot, so its numbers add up even while batches run.
@@ -312,7 +317,9 @@ public struct IntakeReport: Encodable, Sendable {
                 Endings(declined: try $0.decode("declined"), movedOnOwn: try $0.decode("moved_on_own"),
                         cancelled: try $0.decode("cancelled"), other: try $0.decode("other"))
             } ?? Endings()
-            return IntakeReport(period: period, generatedAt: Date(), municipalities: municipalities, deadlines: deadlines, endings: endings)
+            let transfers = try await QuotaTransfers.list(period: period, municipality: municipality, on: connection).reversed()
+            return IntakeReport(period: period, generatedAt: Date(), municipalities: municipalities, deadlines: deadlines, endings: endings,
+                                transfers: Array(transfers))
         }
     }
 }

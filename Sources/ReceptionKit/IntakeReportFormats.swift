@@ -3,6 +3,13 @@ import Foundation
 /// The intake report as text for a terminal, CSV for a spreadsheet, and one self-contained
 /// HTML page with a chart for a council meeting.
 extension IntakeReport {
+    /// Each transfer with both sides, oldest first: "Umeå (2480) gave Vännäs (2460) 5 persons on 2027-03-03".
+    var transferSentences: [String] {
+        let names = Dictionary(municipalities.map { ($0.code, $0.name) }, uniquingKeysWith: { first, _ in first })
+        func side(_ code: String) -> String { names[code].map { "\($0) (\(code))" } ?? code }
+        return transfers.map { "\(side($0.from)) gave \(side($0.to)) \($0.units) \($0.dimension.replacingOccurrences(of: "_", with: " ")) on \($0.agreedOn)" }
+    }
+
     /// Anvisningar of the period that ended without reception, by cause, in one sentence.
     var endingsSentence: String {
         guard endings.total > 0 else { return "Anvisningar ended without reception: none." }
@@ -68,6 +75,11 @@ extension IntakeReport {
         lines.append("Waiting past their latest reception date: \(deadlines.waitingPastDate) households; due within 14 days: \(deadlines.dueWithin14Days)"
                      + (deadlines.withoutDate > 0 ? "; waiting with no anvisning recorded: \(deadlines.withoutDate)." : "."))
         lines.append(endingsSentence)
+        if !transfers.isEmpty {
+            lines.append("")
+            lines.append("Quota transfers by agreement")
+            lines += transferSentences.map { "  " + TerminalText.escaped($0) }
+        }
         let planned = municipalities.filter { $0.personsQuota > 0 && !$0.months.isEmpty }
         if !planned.isEmpty {
             lines.append("")
@@ -234,6 +246,7 @@ extension IntakeReport {
             \(charts)
             <p class="meta">On time / late: placed households received by their latest reception date, and after it. Waiting past their latest reception date: \(deadlines.waitingPastDate) households; due within 14 days: \(deadlines.dueWithin14Days).</p>
             <p class="meta">\(Self.html(endingsSentence))</p>
+            \(transfers.isEmpty ? "" : "<h2>Quota transfers by agreement</h2><ul>" + transferSentences.map { "<li>\(Self.html($0))</li>" }.joined() + "</ul>")
             </body>
             </html>
 

@@ -18,7 +18,7 @@ struct CapacityCommand: AsyncParsableCommand {
               reception capacity set 2480 --period 2027 persons=120 dwellings=45 \\
                 school_places=30
             """,
-        subcommands: [SetQuotas.self, Show.self, PlanCommand.self, Revisions.self]
+        subcommands: [SetQuotas.self, Show.self, PlanCommand.self, Revisions.self, Transfer.self, Transfers.self]
     )
 
     static func table(_ lines: [CapacityLine]) -> TerminalTable {
@@ -112,6 +112,76 @@ struct CapacityCommand: AsyncParsableCommand {
                 [$0.revisedOn.description, $0.municipality, $0.dimension, String($0.previous), String($0.quota), $0.revisedBy,
                  $0.reason.map { TerminalText.escaped($0) } ?? "(not shown to this role)"]
             }, numericColumns: [3, 4]).render())
+        }
+    }
+
+    struct Transfer: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Transfer quota from one municipality to another, by agreement.",
+            discussion: """
+                Moves units of each dimension's quota in one step: the giver's quota goes down
+                (refused below what it has already allocated), the receiver's goes up. The
+                transfer is recorded once, with the day, both sides, who and why; the intake
+                report shows it on both sides, and batches after it use both new quotas.
+
+                Example:
+                  reception capacity transfer --from 2480 --to 2460 --period 2027 persons=5 \\
+                    --reason "agreement of 3 March: Vännäs takes five of Umeå's places"
+                """)
+
+        @Option(help: ArgumentHelp("The municipality giving quota.", valueName: "code")) var from: String
+        @Option(help: ArgumentHelp("The municipality receiving it.", valueName: "code")) var to: String
+        @Argument(help: ArgumentHelp("Units as dimension=number, e.g. persons=5 dwellings=2.", valueName: "dimension=units"))
+        var units: [String]
+        @Option(help: ArgumentHelp("The calendar year; default the current one.", valueName: "year")) var period: Int?
+        @Option(help: ArgumentHelp("The agreement (no personal data).", valueName: "text")) var reason: String
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            do {
+                let assignments = try QuotaAssignment.parse(units)
+                let database = try await connection.connect()
+                let year = try await ReceptionClock.period(period, on: database)
+                let transfers = try await QuotaTransfers.transfer(from: from, to: to, period: year, units: assignments,
+                                                                  reason: reason, on: database)
+                if output.json { try JSONOutput.print(transfers); return }
+                for transfer in transfers.reversed() {
+                    print("Transferred \(transfer.units) \(transfer.dimension) of \(transfer.period) from \(transfer.from) to \(transfer.to), on \(transfer.agreedOn).")
+                }
+                let lines = try await Capacity.show(period: year, on: database).filter { [from, to].contains($0.municipality) }
+                print(CapacityCommand.table(lines).render())
+            } catch let error as InvalidInput {
+                try ProblemReport.fail(error, json: output.json, optionNames: ["period": "--period"])
+            }
+        }
+    }
+
+    struct Transfers: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List quota transfers between municipalities: the day, both sides, who and why.",
+            discussion: """
+                With a code, the transfers it gave or received. An auditor's login sees them
+                without their reasons.
+
+                Example: reception capacity transfers --period 2027 2460
+                """)
+
+        @Argument(help: "A municipality code; default all.") var code: String?
+        @Option(help: ArgumentHelp("The calendar year; default the current one.", valueName: "year")) var period: Int?
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            let database = try await connection.connect()
+            let year = try await ReceptionClock.period(period, on: database)
+            let transfers = try await QuotaTransfers.list(period: year, municipality: code, on: database)
+            if output.json { try JSONOutput.print(transfers); return }
+            if transfers.isEmpty { print("No quota transferred in \(year)\(code.map { " by or to \($0)" } ?? "")."); return }
+            print(TerminalTable(headers: ["DAY", "FROM", "TO", "DIMENSION", "UNITS", "BY", "REASON"], rows: transfers.map {
+                [$0.agreedOn.description, $0.from, $0.to, $0.dimension, String($0.units), $0.recordedBy,
+                 $0.reason.map { TerminalText.escaped($0) } ?? "(not shown to this role)"]
+            }, numericColumns: [4]).render())
         }
     }
 
