@@ -15,6 +15,30 @@ UPDATE cases SET withdrawn_cause = 'other' WHERE status = 'withdrawn';
 ALTER TABLE cases ADD CONSTRAINT cases_withdrawn_cause_set
     CHECK ((status = 'withdrawn') = (withdrawn_cause IS NOT NULL));
 
+-- The owner's own UPDATE of a case's status (not through withdraw_case) withdraws with cause
+-- 'other', and reinstating clears the cause, so the CHECK holds on every path. Only rows
+-- entering or leaving withdrawn fire it, never a batch's status changes.
+CREATE FUNCTION cases_withdrawn_cause() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
+BEGIN
+    IF TG_RELID <> 'public.cases'::pg_catalog.regclass THEN
+        RAISE EXCEPTION 'trigger function cases_withdrawn_cause runs on public.cases only'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF NEW.status = 'withdrawn' THEN
+        NEW.withdrawn_cause := coalesce(NEW.withdrawn_cause, 'other');
+    ELSE
+        NEW.withdrawn_cause := NULL;
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER cases_withdrawn_cause
+    BEFORE UPDATE OF status ON cases
+    FOR EACH ROW
+    WHEN (OLD.status IS DISTINCT FROM NEW.status AND (OLD.status = 'withdrawn' OR NEW.status = 'withdrawn'))
+    EXECUTE FUNCTION cases_withdrawn_cause();
+REVOKE EXECUTE ON FUNCTION cases_withdrawn_cause() FROM PUBLIC;
+
 DROP FUNCTION withdraw_case(bigint, text);
 CREATE FUNCTION withdraw_case(p_case_id bigint, p_reason text, p_cause text DEFAULT 'other') RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
