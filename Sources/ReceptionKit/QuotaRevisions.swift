@@ -42,8 +42,7 @@ public enum QuotaRevisions {
     /// may not (an auditor) reads the redacted view, and `reason` is nil.
     public static func list(period: Int?, municipality code: String? = nil,
                             on connection: Connection) async throws -> [Revision] {
-        let withReasons = try await connection.query("SELECT has_table_privilege('quota_revisions', 'SELECT') AS ok")[0]
-            .decode("ok", as: Bool.self)
+        let withReasons = try await ReasonAccess.mayRead("quota_revisions", on: connection)
         let source: Query = withReasons ? "quota_revisions" : "quota_revisions_redacted"
         let reason: Query = withReasons ? "reason" : "NULL::text AS reason"
         return try await connection.query("""

@@ -47,8 +47,7 @@ public enum QuotaTransfers {
     /// login that may not read the reasons (an auditor) reads the redacted view.
     public static func list(period: Int?, municipality code: String? = nil,
                             on connection: Connection) async throws -> [Transfer] {
-        let withReasons = try await connection.query("SELECT has_table_privilege('quota_transfers', 'SELECT') AS ok")[0]
-            .decode("ok", as: Bool.self)
+        let withReasons = try await ReasonAccess.mayRead("quota_transfers", on: connection)
         let source: Query = withReasons ? "quota_transfers" : "quota_transfers_redacted"
         let reason: Query = withReasons ? "reason" : "NULL::text AS reason"
         return try await connection.query("""
