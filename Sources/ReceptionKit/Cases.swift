@@ -190,6 +190,22 @@ public enum Cases {
         return try await connection.query(query).map(CaseRecord.init(row:))
     }
 
+    /// Reinstates a withdrawn case: it waits for a placement again (its cause and reason are
+    /// cleared; both the withdrawal and the reinstatement stay in the trail).
+    public static func reinstate(_ reference: String, on connection: Connection) async throws -> CaseRecord {
+        try await connection.withTransaction { connection in
+            guard let record = try await find(reference, on: connection) else {
+                throw ReceptionError.notFound("no case with reference \(reference)")
+            }
+            if record.status != "withdrawn" { throw ReceptionError.refused("case \(reference) is not withdrawn (it is \(record.status))") }
+            try await connection.execute("SELECT reinstate_case(\(record.id))")
+            guard let reinstated = try await find(reference, on: connection) else {
+                throw ReceptionError.notFound("no case with reference \(reference)")
+            }
+            return reinstated
+        }
+    }
+
     /// Withdraws a case: it will never be placed (the database refuses allocations for it),
     /// and its active allocation, if any, is cancelled and its capacity released.
     public static func withdraw(_ reference: String, reason: String, cause: WithdrawalCause = .other,

@@ -20,7 +20,7 @@ struct CaseCommand: AsyncParsableCommand {
               reception case add --ref MIG-2026-000123 --ages 34,31,9,4 \\
                 --needs trauma_care --language ar --ties 2480
             """,
-        subcommands: [Add.self, CaseImportCommand.self, Show.self, List.self, Notices.self, Withdraw.self]
+        subcommands: [Add.self, CaseImportCommand.self, Show.self, List.self, Notices.self, Withdraw.self, Reinstate.self]
     )
 
     static let optionNames = [
@@ -258,6 +258,28 @@ struct CaseCommand: AsyncParsableCommand {
         func run() async throws {
             let record = try await Cases.withdraw(reference, reason: reason, cause: cause, on: try await connection.connect())
             if output.json { try JSONOutput.print(record) } else { print("Withdrew case \(record.reference).") }
+        }
+    }
+
+    struct Reinstate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Reinstate a withdrawn case: it waits for a placement again.",
+            discussion: """
+                For a withdrawal made in error, or a person who comes back after declining.
+                The withdrawal's cause and reason are cleared from the case; the withdrawal and
+                the reinstatement both stay in the audit trail. The case's anvisning and latest
+                reception date are unchanged.
+
+                Example: reception case reinstate MIG-2026-000123
+                """)
+
+        @Argument(help: "The case reference.") var reference: String
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            let record = try await Cases.reinstate(reference, on: try await connection.connect())
+            if output.json { try JSONOutput.print(record) } else { print("Reinstated case \(record.reference): it waits for a placement.") }
         }
     }
 

@@ -37,8 +37,9 @@ struct AnvisningEndingTests {
                     WHERE action = 'case.withdrawn' AND case_id = \(declined.id)
                     """)[0].decode("cause", as: String.self)
                 #expect(cause == "declined")
-                try await officer.execute("SELECT reinstate_case(\(declined.id))")
-                #expect(try await Cases.find("MIG-2026-1001", on: officer)?.withdrawnCause == nil)
+                let reinstated = try await Cases.reinstate("MIG-2026-1001", on: officer)
+                #expect(reinstated.status == "registered" && reinstated.withdrawnCause == nil && reinstated.withdrawnReason == nil)
+                await #expect(throws: ReceptionError.self) { _ = try await Cases.reinstate("MIG-2026-1001", on: officer) }
                 let after = try await IntakeReport.load(period: WorkflowFixture.period, on: officer)
                 #expect(after.endings.declined == 0 && after.endings.total == 2)
 
