@@ -5,8 +5,8 @@
 -- active allocation). What was missing is why, in a form a report can count: the person
 -- declined the anvisning, moved on their own (found housing themselves, left the country), the
 -- Migration Agency cancelled it, or another cause. The free-text reason stays beside it. The
--- cause is set only with a withdrawal (withdraw_case) and cleared only by reinstating; nobody
--- but the schema's owner updates cases.
+-- cause is set only with a withdrawal (withdraw_case) and cleared by reinstating (a trigger);
+-- nobody but the schema's owner updates cases.
 
 ALTER TABLE cases ADD COLUMN withdrawn_cause text
     CONSTRAINT cases_withdrawn_cause CHECK (withdrawn_cause IN ('declined', 'moved_on_own', 'cancelled', 'other'));
@@ -15,8 +15,9 @@ UPDATE cases SET withdrawn_cause = 'other' WHERE status = 'withdrawn';
 ALTER TABLE cases ADD CONSTRAINT cases_withdrawn_cause_set
     CHECK ((status = 'withdrawn') = (withdrawn_cause IS NOT NULL));
 
--- The owner's own UPDATE of a case's status (not through withdraw_case) withdraws with cause
--- 'other', and reinstating clears the cause, so the CHECK holds on every path. Only rows
+-- Entering withdrawn without a cause (the owner's own UPDATE, or withdraw_case without one)
+-- withdraws with cause 'other', and leaving it (reinstate_case) clears the cause, so the CHECK
+-- holds on every path. Only rows
 -- entering or leaving withdrawn fire it, never a batch's status changes.
 CREATE FUNCTION cases_withdrawn_cause() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
@@ -40,7 +41,9 @@ CREATE TRIGGER cases_withdrawn_cause
 REVOKE EXECUTE ON FUNCTION cases_withdrawn_cause() FROM PUBLIC;
 
 DROP FUNCTION withdraw_case(bigint, text);
-CREATE FUNCTION withdraw_case(p_case_id bigint, p_reason text, p_cause text DEFAULT 'other') RETURNS void
+-- The cause is checked by the column's CHECK (cases_withdrawn_cause, the one list of causes);
+-- none given is 'other' (the trigger cases_withdrawn_cause above).
+CREATE FUNCTION withdraw_case(p_case_id bigint, p_reason text, p_cause text DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     current_status text;
@@ -48,10 +51,6 @@ BEGIN
     IF p_reason IS NULL OR pg_catalog.btrim(p_reason) = '' OR pg_catalog.length(p_reason) > 500 THEN
         RAISE EXCEPTION 'a withdrawal needs a reason of 1 to 500 characters'
             USING ERRCODE = 'check_violation', CONSTRAINT = 'cases_withdrawn_reason';
-    END IF;
-    IF p_cause IS NULL OR p_cause NOT IN ('declined', 'moved_on_own', 'cancelled', 'other') THEN
-        RAISE EXCEPTION 'a withdrawal''s cause is declined, moved_on_own, cancelled or other'
-            USING ERRCODE = 'check_violation', CONSTRAINT = 'cases_withdrawn_cause';
     END IF;
     PERFORM public.current_actor();  -- a deactivated officer cannot act
     SELECT c.status INTO current_status FROM public.cases c WHERE c.id = p_case_id FOR UPDATE;
@@ -64,23 +63,6 @@ BEGIN
     END IF;
     UPDATE public.cases SET status = 'withdrawn', withdrawn_reason = pg_catalog.btrim(p_reason), withdrawn_cause = p_cause
      WHERE id = p_case_id;
-END $$;
-
-CREATE OR REPLACE FUNCTION reinstate_case(p_case_id bigint) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
-DECLARE
-    current_status text;
-BEGIN
-    PERFORM public.current_actor();
-    SELECT c.status INTO current_status FROM public.cases c WHERE c.id = p_case_id FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'case % does not exist', p_case_id USING ERRCODE = 'no_data_found';
-    END IF;
-    IF current_status <> 'withdrawn' THEN
-        RAISE EXCEPTION 'case % is not withdrawn', p_case_id
-            USING ERRCODE = 'check_violation', CONSTRAINT = 'cases_not_withdrawn';
-    END IF;
-    UPDATE public.cases SET status = 'registered', withdrawn_cause = NULL WHERE id = p_case_id;
 END $$;
 
 -- The cause in the trail too (the reason stays out of the auditors' redacted view, as before).
@@ -111,11 +93,8 @@ GRANT EXECUTE ON FUNCTION withdraw_case(bigint, text, text) TO reception_officer
 -- the anvisning (or, for cases registered without one, of arrival). Figures only, for every role.
 CREATE VIEW anvisning_endings AS
 SELECT pg_catalog.date_part('year', coalesce(c.anvisning_on, c.arrived_on))::int AS period,
-       pg_catalog.count(*) FILTER (WHERE c.withdrawn_cause = 'declined')::int AS declined,
-       pg_catalog.count(*) FILTER (WHERE c.withdrawn_cause = 'moved_on_own')::int AS moved_on_own,
-       pg_catalog.count(*) FILTER (WHERE c.withdrawn_cause = 'cancelled')::int AS cancelled,
-       pg_catalog.count(*) FILTER (WHERE c.withdrawn_cause = 'other')::int AS other
+       c.withdrawn_cause AS cause, pg_catalog.count(*)::int AS households
 FROM public.cases c
-WHERE c.status = 'withdrawn' AND coalesce(c.anvisning_on, c.arrived_on) IS NOT NULL
-GROUP BY 1;
+WHERE c.status = 'withdrawn'
+GROUP BY 1, 2;
 GRANT SELECT ON anvisning_endings TO reception_officer, reception_auditor;

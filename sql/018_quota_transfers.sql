@@ -5,8 +5,10 @@
 -- transaction: the giver's quota goes down (refused below what it has allocated, by
 -- capacity_used_within_quota), the receiver's goes up (a quota row of 0 is created for it if it
 -- had none), both changes are audited as every quota change, and one transfer row keeps the
--- cooperation's day, both sides, who and why. Batches after it use both new quotas. Nobody
--- writes transfers directly; auditors read them without the free-text reason.
+-- cooperation's day, both sides, who and why. Batches after it use both new quotas, as far as
+-- each municipality's plan has released them (capacity_released: a receiver whose plan covers
+-- the dimension gets the new units when its plan releases them). Nobody writes transfers
+-- directly; auditors read them without the free-text reason.
 
 CREATE TABLE quota_transfers (
     id                bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -38,8 +40,15 @@ BEGIN
     IF p_from IS NULL OR p_to IS NULL OR p_from = p_to THEN
         RAISE EXCEPTION 'a transfer is between two different municipalities' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    IF NOT EXISTS (SELECT 1 FROM public.municipalities m WHERE m.code = p_from) THEN
+        RAISE EXCEPTION 'municipality % (giving) does not exist', p_from USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     IF NOT EXISTS (SELECT 1 FROM public.municipalities m WHERE m.code = p_to) THEN
-        RAISE EXCEPTION 'municipality % does not exist', p_to USING ERRCODE = 'invalid_parameter_value';
+        RAISE EXCEPTION 'municipality % (receiving) does not exist', p_to USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM public.dimensions d WHERE d.name = p_dimension) THEN
+        RAISE EXCEPTION 'there is no dimension %', p_dimension
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'reception capacity show lists the dimensions in use.';
     END IF;
     -- Both quota rows locked in one order, so that two opposite transfers cannot deadlock.
     INSERT INTO public.capacity (municipality_code, period, dimension, quota)

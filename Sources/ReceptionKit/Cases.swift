@@ -190,19 +190,22 @@ public enum Cases {
         return try await connection.query(query).map(CaseRecord.init(row:))
     }
 
+    /// The case with `reference`, or `notFound`.
+    private static func existing(_ reference: String, on connection: Connection) async throws -> CaseRecord {
+        guard let record = try await find(reference, on: connection) else {
+            throw ReceptionError.notFound("no case with reference \(reference)")
+        }
+        return record
+    }
+
     /// Reinstates a withdrawn case: it waits for a placement again (its cause and reason are
     /// cleared; both the withdrawal and the reinstatement stay in the trail).
     public static func reinstate(_ reference: String, on connection: Connection) async throws -> CaseRecord {
         try await connection.withTransaction { connection in
-            guard let record = try await find(reference, on: connection) else {
-                throw ReceptionError.notFound("no case with reference \(reference)")
-            }
+            let record = try await existing(reference, on: connection)
             if record.status != "withdrawn" { throw ReceptionError.refused("case \(reference) is not withdrawn (it is \(record.status))") }
             try await connection.execute("SELECT reinstate_case(\(record.id))")
-            guard let reinstated = try await find(reference, on: connection) else {
-                throw ReceptionError.notFound("no case with reference \(reference)")
-            }
-            return reinstated
+            return try await existing(reference, on: connection)
         }
     }
 
@@ -213,16 +216,11 @@ public enum Cases {
         let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !reason.isEmpty else { throw ReceptionError.invalid("a withdrawal needs a reason (--reason)") }
         return try await connection.withTransaction { connection in
-            guard let record = try await find(reference, on: connection) else {
-                throw ReceptionError.notFound("no case with reference \(reference)")
-            }
+            let record = try await existing(reference, on: connection)
             if record.status == "withdrawn" { throw ReceptionError.refused("case \(reference) is already withdrawn") }
             // The audited path (sql/017_anvisning_endings.sql): it locks the case and checks again.
             try await connection.execute("SELECT withdraw_case(\(record.id), \(reason), \(cause.rawValue))")
-            guard let withdrawn = try await find(reference, on: connection) else {
-                throw ReceptionError.notFound("no case with reference \(reference)")
-            }
-            return withdrawn
+            return try await existing(reference, on: connection)
         }
     }
 }

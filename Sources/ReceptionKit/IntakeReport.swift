@@ -145,34 +145,20 @@ public struct IntakeReport: Encodable, Sendable {
     public let transfers: [QuotaTransfers.Transfer]
 
     public struct Endings: Encodable, Sendable, Equatable {
-        public let declined: Int
-        public let movedOnOwn: Int
-        public let cancelled: Int
-        public let other: Int
-        public var total: Int { declined + movedOnOwn + cancelled + other }
+        /// Households per cause; a cause with none is absent.
+        public let counts: [WithdrawalCause: Int]
+        public var total: Int { counts.values.reduce(0, +) }
 
-        public init(declined: Int = 0, movedOnOwn: Int = 0, cancelled: Int = 0, other: Int = 0) {
-            (self.declined, self.movedOnOwn, self.cancelled, self.other) = (declined, movedOnOwn, cancelled, other)
-        }
+        public init(_ counts: [WithdrawalCause: Int] = [:]) { self.counts = counts.filter { $0.value > 0 } }
 
-        public func count(_ cause: WithdrawalCause) -> Int {
-            switch cause {
-            case .declined: declined
-            case .movedOnOwn: movedOnOwn
-            case .cancelled: cancelled
-            case .other: other
-            }
-        }
+        public func count(_ cause: WithdrawalCause) -> Int { counts[cause] ?? 0 }
 
-        enum CodingKeys: String, CodingKey { case declined, movedOnOwn = "moved_on_own", cancelled, other, total }
-
+        /// Every cause (0 where none) and the total: `{"declined": 1, ..., "total": 3}`.
         public func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(declined, forKey: .declined)
-            try c.encode(movedOnOwn, forKey: .movedOnOwn)
-            try c.encode(cancelled, forKey: .cancelled)
-            try c.encode(other, forKey: .other)
-            try c.encode(total, forKey: .total)
+            var c = encoder.singleValueContainer()
+            var object = Dictionary(uniqueKeysWithValues: WithdrawalCause.allCases.map { ($0.rawValue, count($0)) })
+            object["total"] = total
+            try c.encode(object)
         }
     }
 
@@ -312,11 +298,11 @@ public struct IntakeReport: Encodable, Sendable {
             let deadlines = Deadlines(waitingPastDate: try waiting.decode("waiting_past_date"),
                                       dueWithin14Days: try waiting.decode("due_within_14_days"),
                                       withoutDate: try waiting.decode("without_date"))
-            let ended = try await connection.query("SELECT declined, moved_on_own, cancelled, other FROM anvisning_endings WHERE period = \(period)").first
-            let endings = try ended.map {
-                Endings(declined: try $0.decode("declined"), movedOnOwn: try $0.decode("moved_on_own"),
-                        cancelled: try $0.decode("cancelled"), other: try $0.decode("other"))
-            } ?? Endings()
+            var ended: [WithdrawalCause: Int] = [:]
+            for row in try await connection.query("SELECT cause, households FROM anvisning_endings WHERE period = \(period)") {
+                if let cause = WithdrawalCause(rawValue: try row.decode("cause")) { ended[cause] = try row.decode("households") }
+            }
+            let endings = Endings(ended)
             let transfers = try await QuotaTransfers.list(period: period, municipality: municipality, on: connection).reversed()
             return IntakeReport(period: period, generatedAt: Date(), municipalities: municipalities, deadlines: deadlines, endings: endings,
                                 transfers: Array(transfers))

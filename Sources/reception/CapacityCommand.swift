@@ -122,7 +122,9 @@ struct CapacityCommand: AsyncParsableCommand {
                 Moves units of each dimension's quota in one step: the giver's quota goes down
                 (refused below what it has already allocated), the receiver's goes up. The
                 transfer is recorded once, with the day, both sides, who and why; the intake
-                report shows it on both sides, and batches after it use both new quotas.
+                report shows it on both sides, and batches after it use both new quotas. A
+                receiver with a plan for the dimension gets the new units as its plan releases
+                them: set its plan again (reception capacity plan set) to place them sooner.
 
                 Example:
                   reception capacity transfer --from 2480 --to 2460 --period 2027 persons=5 \\

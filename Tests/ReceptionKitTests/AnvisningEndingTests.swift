@@ -25,7 +25,7 @@ struct AnvisningEndingTests {
 
                 let auditor = try await logins.connect(.auditor)
                 let report = try await IntakeReport.load(period: WorkflowFixture.period, on: auditor)
-                #expect(report.endings == IntakeReport.Endings(declined: 1, movedOnOwn: 1, cancelled: 0, other: 1))
+                #expect(report.endings == IntakeReport.Endings([.declined: 1, .movedOnOwn: 1, .cancelled: 0, .other: 1]))
                 #expect(report.renderTable().contains("Anvisningar ended without reception: 3 (1 declined the anvisning, 1 moved on their own, 1 other cause)."))
                 let json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(report)) as? [String: Any]
                 let endings = try #require(json?["endings"] as? [String: Int])
@@ -41,7 +41,7 @@ struct AnvisningEndingTests {
                 #expect(reinstated.status == "registered" && reinstated.withdrawnCause == nil && reinstated.withdrawnReason == nil)
                 await #expect(throws: ReceptionError.self) { _ = try await Cases.reinstate("MIG-2026-1001", on: officer) }
                 let after = try await IntakeReport.load(period: WorkflowFixture.period, on: officer)
-                #expect(after.endings.declined == 0 && after.endings.total == 2)
+                #expect(after.endings.count(.declined) == 0 && after.endings.total == 2)
 
                 // Attacks: an unknown cause, a cause set or rewritten by hand, a worker withdrawing.
                 await expectRefused("SELECT withdraw_case(\(declined.id), 'x', 'vanished')", on: officer, .checkViolation)
@@ -49,6 +49,9 @@ struct AnvisningEndingTests {
                 await expectRefused("SELECT withdraw_case(\(declined.id), 'x', 'declined')", on: try await logins.connect(.worker), .insufficientPrivilege)
                 await expectRefused("UPDATE cases SET withdrawn_cause = NULL", on: db, .checkViolation)
                 #expect(try await Cases.find("MIG-2026-1002", on: officer)?.withdrawnCause == .movedOnOwn)
+                let outsider = try await logins.connectOutsiderGivenConnect()
+                await expectRefused("SELECT withdraw_case(\(declined.id), 'x', 'declined')", on: outsider, .insufficientPrivilege)
+                await expectRefused("SELECT * FROM anvisning_endings", on: outsider, .insufficientPrivilege)
             }
         }
     }

@@ -58,6 +58,8 @@ struct QuotaTransferTests {
                     "SELECT transfer_quota('2480', '2460', 2026, 'persons', 0, 'nothing')",
                     "SELECT transfer_quota('2480', '2460', 2026, 'persons', 1, '  ')",
                     "SELECT transfer_quota('2480', '9999', 2026, 'persons', 1, 'nobody')",
+                    "SELECT transfer_quota('9999', '2460', 2026, 'persons', 1, 'no giver')",
+                    "SELECT transfer_quota('2480', '2460', 2026, 'dialysis', 1, 'no such dimension')",
                 ]
                 for (index, attempt) in attempts.enumerated() {
                     do {
@@ -83,6 +85,12 @@ struct QuotaTransferTests {
                 await expectRefused("SELECT transfer_quota('2460', '2480', 2026, 'persons', 1, 'x')", on: auditor, .insufficientPrivilege)
                 await expectRefused("UPDATE quota_transfers SET units = 1", on: officer, .insufficientPrivilege)
                 await expectRefused("SELECT reason FROM quota_transfers", on: auditor, .insufficientPrivilege)
+
+                // A login with no Reception role, even let into the database, can neither transfer nor read transfers.
+                let outsider = try await logins.connectOutsiderGivenConnect()
+                await expectRefused("SELECT transfer_quota('2460', '2480', 2026, 'persons', 1, 'x')", on: outsider, .insufficientPrivilege)
+                await expectRefused("SELECT * FROM quota_transfers_redacted", on: outsider, .insufficientPrivilege)
+                await expectRefused("SELECT * FROM quota_transfers", on: outsider, .insufficientPrivilege)
             }
         }
     }

@@ -26,6 +26,16 @@ public struct TestLogins: Sendable {
         try await Connection.connect(url(role), applicationName: "reception-security-tests")
     }
 
+    /// The outsider's login on a cluster whose administrator left CONNECT to everyone (as a
+    /// default PostgreSQL does): it reaches the database, and the schema's grants must hold.
+    public func connectOutsiderGivenConnect() async throws -> Connection {
+        let admin = try await Connection.connect(adminURL, applicationName: "reception-tests")
+        let login = try await admin.quoteIdentifier(login(.outsider))
+        let database = try await admin.quoteIdentifier(try await admin.query("SELECT current_database() AS d")[0].decode("d", as: String.self))
+        try await admin.executeScript("GRANT CONNECT ON DATABASE \(database) TO \(login)")
+        return try await connect(.outsider)
+    }
+
     /// Creates the four logins (cluster-wide, hence unique names), runs `body`, drops them.
     public static func with<T>(database url: String, _ body: (TestLogins) async throws -> T) async throws -> T {
         let admin = try await Connection.connect(try TestDatabase.serverURL(), applicationName: "reception-tests")
