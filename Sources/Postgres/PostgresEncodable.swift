@@ -131,6 +131,23 @@ public struct CalendarDay: Hashable, Comparable, Sendable, CustomStringConvertib
         return CalendarDay(year: Int(parts.tm_year) + 1900, month: Int(parts.tm_mon) + 1, day: Int(parts.tm_mday))
     }
 
+    /// The same day `months` later (earlier when negative), on the month's last day when it is
+    /// shorter — PostgreSQL's `date + interval 'N months'` (31 January + 1 month is 28 or 29
+    /// February); nil outside years 1 to 9999.
+    public func adding(months: Int) -> CalendarDay? {
+        guard abs(months) <= 120_000 else { return nil }
+        let serial = year * 12 + (month - 1) + months
+        guard serial >= 12 else { return nil }
+        let (y, m) = (serial / 12, serial % 12 + 1)
+        guard y <= 9999 else { return nil }
+        return CalendarDay(year: y, month: m, day: min(day, CalendarDay.daysIn(month: m, year: y)))
+    }
+
+    /// The last day of this day's month.
+    public var lastOfMonth: CalendarDay {
+        CalendarDay(year: year, month: month, day: CalendarDay.daysIn(month: month, year: year))!
+    }
+
     /// Midnight UTC of this day.
     public var date: Date {
         var parts = tm()

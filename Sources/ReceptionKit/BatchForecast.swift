@@ -8,7 +8,9 @@ import Postgres
 ///
 /// How many: the officer's figure (`batch run --expected N`), else what the remaining persons
 /// quota of the participating municipalities leaves once the households waiting now are placed,
-/// in households of the history's average size. Which: drawn with replacement from the history,
+/// in households of the history's average size — or, when that is more, as many as the last 12
+/// months' pace brings in the days the period has left (when the Migration Agency assigns more
+/// than the quota, the engine must choose, and needs to know who else is coming). Which: drawn with replacement from the history,
 /// seeded by the batch's id (the same batch draws the same forecast). They are never placed and
 /// never stored: only their number reaches the batch's summary.
 public enum BatchForecast {
@@ -72,6 +74,23 @@ public enum BatchForecast {
                 familyTies: try row.decode("family_ties"), preferences: try row.decode("preferences"),
                 excluded: try row.decode("excluded"))
         }
+        // The year's remaining quota, not only what the plans have released by today.
+        var free = 0
+        if given == nil && history.count >= minimumHistory {
+            free = try await connection.query("""
+            SELECT coalesce(sum(greatest(0, quota - used)), 0)::bigint AS free FROM capacity
+            WHERE period = \(period) AND dimension = 'persons' AND municipality_code = ANY(\(instance.municipalities.map(\.code)))
+            """)[0].decode("free", as: Int.self)
+        }
+        let daysLeft = today.days(until: CalendarDay(year: period, month: 12, day: 31)!)
+        return draw(from: history, waiting: instance.cases, freePersons: free, daysLeft: daysLeft, expected: given, seed: seed)
+    }
+
+    /// The rule itself, on arrivals already read: `history` is the last 12 months' households,
+    /// `freePersons` the persons quota the period has left (unused when `given`). The year
+    /// simulation draws its forecasts with it too.
+    static func draw(from history: [PlacementInstance.Case], waiting: [PlacementInstance.Case], freePersons free: Int,
+                     daysLeft: Int, expected given: Int?, seed: Int) -> (forecast: [PlacementInstance.Case], summary: Summary) {
         var summary = Summary(used: false, history: history.count, expected: 0, expectedGiven: given != nil, keptWaiting: 0, skipped: nil)
         guard history.count >= minimumHistory else {
             summary.skipped = "only \(history.count) arrivals in the last 12 months (a forecast needs at least \(minimumHistory))"
@@ -81,14 +100,12 @@ public enum BatchForecast {
         if let given {
             count = given
         } else {
-            // The year's remaining quota, not only what the plans have released by today.
-            let free = try await connection.query("""
-                SELECT coalesce(sum(greatest(0, quota - used)), 0)::bigint AS free FROM capacity
-                WHERE period = \(period) AND dimension = 'persons' AND municipality_code = ANY(\(instance.municipalities.map(\.code)))
-                """)[0].decode("free", as: Int.self)
-            let waiting = instance.cases.reduce(0) { $0 + $1.members.count }
+            let waitingPersons = waiting.reduce(0) { $0 + $1.members.count }
             let averageSize = Double(history.reduce(0) { $0 + $1.members.count }) / Double(history.count)
-            count = Int((Double(max(0, free - waiting)) / max(1, averageSize)).rounded(.down))
+            let byQuota = Int((Double(max(0, free - waitingPersons)) / max(1, averageSize)).rounded(.down))
+            // The last 12 months' pace over the days the period has left, when that is more.
+            let byPace = Int((Double(history.count) * Double(max(0, daysLeft)) / 365).rounded(.down))
+            count = max(byQuota, byPace)
         }
         summary.expected = min(count, maximumExpected)
         guard summary.expected > 0 else {
@@ -100,6 +117,7 @@ public enum BatchForecast {
         let forecast = (0..<summary.expected).map { index -> PlacementInstance.Case in
             var household = history[Int.random(in: 0..<history.count, using: &generator)]
             household.id = "forecast-\(index + 1)"
+            household.waitingDays = 0
             return household
         }
         summary.used = true

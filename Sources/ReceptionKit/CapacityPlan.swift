@@ -176,9 +176,15 @@ public enum CapacityPlan {
     /// Cumulative units released by the last day of each month of `period`, at most `quota`;
     /// the whole quota every month when there is no plan (capacity_released's rule, sql/015).
     public static func releasedByMonthEnd(_ releases: [Release], quota: Int, period: Int) -> [Int] {
-        guard !releases.isEmpty else { return Array(repeating: quota, count: 12) }
-        return (1...12).map { month in
-            min(quota, releases.filter { $0.from.year == period && $0.from.month <= month }.reduce(0) { $0 + $1.units })
-        }
+        (1...12).map { month in released(releases, quota: quota, by: CalendarDay(year: period, month: month, day: 1)!.lastOfMonth) }
+    }
+
+    /// What a plan has released by `day`: the units of the releases from that day or earlier, at
+    /// most the quota; the whole quota without a plan. sql/015's `capacity_released` is this
+    /// rule for batches on the database; this one serves what never reaches it (the year
+    /// simulation, the report's months).
+    public static func released(_ releases: [Release], quota: Int, by day: CalendarDay) -> Int {
+        guard !releases.isEmpty else { return quota }
+        return min(quota, releases.reduce(0) { $1.from <= day ? $0 + $1.units : $0 })
     }
 }

@@ -18,27 +18,38 @@ public enum DeadlineFirst {
     /// Stage 1's share of the batch's time limit.
     static let dueShare = 0.25
 
-    /// The ids of the households that are due before the next batch.
-    static func due(_ snapshot: BatchSnapshot) -> Set<String> {
-        guard let horizon = snapshot.today.adding(days: horizonDays) else { return [] }
-        return Set(snapshot.deadlines.compactMap { id, latest in latest < horizon ? String(id) : nil })
+    /// The ids of the households whose latest reception date falls before `nextBatch`.
+    static func due(_ deadlines: [String: CalendarDay], nextBatch: CalendarDay) -> Set<String> {
+        Set(deadlines.compactMap { id, latest in latest < nextBatch ? id : nil })
     }
 
-    /// The batch's solve under the rule; a batch with no due household is one plain solve.
-    /// Returns the combined result and, when the rule applied, what its first stage did (the
-    /// result's bound then holds for neither stage's combination: the batch claims none).
+    /// The batch's solve under the rule, for a batch loaded from the database.
     static func solve(
         _ snapshot: BatchSnapshot, solve: BatchRun.Solve, progress: (@Sendable (Solver.Progress) -> Void)?
     ) async throws -> (result: PlacementResult, dueFirst: BatchSummary.DueFirst?) {
-        let due = due(snapshot)
-        let instance = snapshot.instance
+        let deadlines = Dictionary(uniqueKeysWithValues: snapshot.deadlines.map { (String($0.key), $0.value) })
+        return try await Self.solve(snapshot.instance, today: snapshot.today, deadlines: deadlines, horizonDays: horizonDays,
+                                    timeLimit: snapshot.timeLimit, solve: solve, progress: progress)
+    }
+
+    /// The solve under the rule, the next batch `horizonDays` after `today`; `deadlines` holds
+    /// the latest reception date of each case that has one, by case id. A batch with no due
+    /// household is one plain solve. Returns the combined result and, when the rule applied,
+    /// what its first stage did (the result's bound then holds for neither stage's
+    /// combination: the batch claims none).
+    static func solve(
+        _ instance: PlacementInstance, today: CalendarDay, deadlines: [String: CalendarDay], horizonDays: Int,
+        timeLimit: Double, solve: BatchRun.Solve, progress: (@Sendable (Solver.Progress) -> Void)?
+    ) async throws -> (result: PlacementResult, dueFirst: BatchSummary.DueFirst?) {
+        let nextBatch = today.adding(days: horizonDays) ?? today
+        let due = due(deadlines, nextBatch: nextBatch)
         let first = instance.cases.filter { due.contains($0.id) }
         guard !first.isEmpty else {
-            return (try await solve(instance, snapshot.timeLimit, .timeLimit, progress), nil)
+            return (try await solve(instance, timeLimit, .timeLimit, progress), nil)
         }
         let rest = instance.cases.filter { !due.contains($0.id) }
         let dueInstance = PlacementInstance(weights: instance.weights, municipalities: instance.municipalities, cases: first)
-        let firstLimit = rest.isEmpty ? snapshot.timeLimit : max(0.5, snapshot.timeLimit * dueShare)
+        let firstLimit = rest.isEmpty ? timeLimit : max(0.5, timeLimit * dueShare)
         let stage1 = try await solve(dueInstance, firstLimit, .timeLimit, nil)
 
         // What stage 1 leaves.
@@ -65,10 +76,10 @@ public enum DeadlineFirst {
                 progress(Solver.Progress(seconds: firstSeconds + stage.seconds, objective: stage.objective + offset, bound: 0))
             }
         }
-        let stage2 = try await solve(restInstance, max(0.5, snapshot.timeLimit - firstLimit), .timeLimit, shifted)
+        let stage2 = try await solve(restInstance, max(0.5, timeLimit - firstLimit), .timeLimit, shifted)
 
         let late = stage1.unplaced.map { unplaced in
-            let date = Int(unplaced.caseID).flatMap { snapshot.deadlines[$0] }.map { " (\($0))" } ?? ""
+            let date = deadlines[unplaced.caseID].map { " (\($0))" } ?? ""
             return PlacementResult.Unplaced(
                 caseID: unplaced.caseID,
                 reason: "cannot be received by its latest reception date\(date): \(unplaced.reason)")
@@ -80,7 +91,6 @@ public enum DeadlineFirst {
         let combined = PlacementResult(
             objective: stage1.objective + stage2.objective, bound: stage1.bound + stage2.bound,
             assignments: stage1.assignments + stage2.assignments, unplaced: late + stage2.unplaced, stats: stats)
-        let nextBatch = snapshot.today.adding(days: horizonDays) ?? snapshot.today
         return (combined, BatchSummary.DueFirst(due: first.count, placed: stage1.assignments.count, nextBatchOn: nextBatch))
     }
 }

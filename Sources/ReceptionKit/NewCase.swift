@@ -24,6 +24,17 @@ public struct NewCase: Sendable, Equatable {
     public var latestReceptionOn: CalendarDay?
     public var category: CaseCategory
 
+    /// The latest reception date of an anvisning that names none: two months after it. The
+    /// database's generated column `cases.latest_reception_on` (sql/013_anvisningar.sql) is the
+    /// rule for registered cases; this is the same rule for households that are never stored
+    /// (``YearSimulation``), and LatestReceptionRuleTests holds the two to the same dates.
+    public static func defaultLatestReception(after anvisning: CalendarDay) -> CalendarDay {
+        anvisning.adding(months: 2) ?? anvisning
+    }
+
+    /// The latest reception date: the one given, else ``defaultLatestReception(after:)``.
+    public var latestReception: CalendarDay { latestReceptionOn ?? Self.defaultLatestReception(after: anvisningOn) }
+
     public struct Need: Sendable, Hashable {
         public var dimension: String
         public var units: Int

@@ -30,7 +30,8 @@ struct BatchCommand: AsyncParsableCommand {
 
             Looking ahead: `batch run` passes the engine the households still expected
             this period — resampled from the last 12 months of arrivals, as many as the
-            remaining quota leaves (or --expected N) — so that it keeps scarce capacity
+            remaining quota leaves or the last 12 months' pace brings by 31 December,
+            whichever is more (or --expected N) — so that it keeps scarce capacity
             (large dwellings, care, places near family) for expected households that
             need it more; a household left waiting for that reason says so. With fewer
             than 20 arrivals in the last 12 months there is no forecast, and the batch

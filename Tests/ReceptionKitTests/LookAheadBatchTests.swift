@@ -50,11 +50,20 @@ struct LookAheadBatchTests {
             let few = try #require(try await run(db).forecast)
             #expect(!few.used && few.skipped == "only 5 arrivals in the last 12 months (a forecast needs at least 20)")
         }
-        try await TestDatabase.withMigratedDatabase { url in
-            let db = try await Connection.connect(url)
-            try await seed(db, households: 24, personsQuota: 9)
-            let full = try #require(try await run(db).forecast)
-            #expect(!full.used && full.skipped?.contains("no more arrivals are expected") == true)
+        // The quota is taken by those waiting: arrivals are still expected at the last 12
+        // months' pace (24 in 72 days) over the days the period has left, none on 31 December.
+        for (day, expected) in [(CalendarDay(year: 2026, month: 7, day: 1)!, 24 * 183 / 365), (CalendarDay(year: 2026, month: 12, day: 31)!, 0)] {
+            try await TestDatabase.withMigratedDatabase { url in
+                let db = try await Connection.connect(url)
+                try await ReceptionClock.fix(today: day, on: db)
+                try await seed(db, households: 24, personsQuota: 9)
+                let full = try #require(try await run(db).forecast)
+                if expected > 0 {
+                    #expect(full.used && full.expected == expected, "\(full)")
+                } else {
+                    #expect(!full.used && full.skipped?.contains("no more arrivals are expected") == true, "\(full)")
+                }
+            }
         }
     }
 
