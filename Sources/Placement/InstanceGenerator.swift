@@ -52,8 +52,23 @@ public enum InstanceGenerator {
         generateWithLayout(kind: kind, cases: caseCount, seed: seed).instance
     }
 
-    /// A generated instance and its layout, to draw a forecast of the same region from.
-    public static func generateWithLayout(kind: Kind, cases caseCount: Int, seed: UInt64) -> (instance: PlacementInstance, layout: Layout) {
+    /// A municipality of a region named by the caller, with its relative size (its share of the
+    /// region's arrivals, capacity, family ties and wishes).
+    public struct Member: Sendable {
+        public let code: String
+        public let name: String
+        public let size: Double
+        public init(code: String, name: String, size: Double) {
+            self.code = code
+            self.name = name
+            self.size = size
+        }
+    }
+
+    /// A generated instance and its layout, to draw a forecast of the same region from. With
+    /// `members`, a `.region` has those municipalities rather than some of Västerbotten's.
+    public static func generateWithLayout(kind: Kind, cases caseCount: Int, seed: UInt64, members: [Member]? = nil)
+        -> (instance: PlacementInstance, layout: Layout) {
         var rng = SplitMix64(seed: seed &* 0x2545_F491_4F6C_DD1D &+ (kind == .region ? 1 : 2))
         let households = (0..<max(0, caseCount)).map { household(index: $0, seed: seed, rng: &rng) }
 
@@ -61,6 +76,9 @@ public enum InstanceGenerator {
         var codes: [(String, String)] = []
         var size: [Double] = []
         switch kind {
+        case .region where members != nil && !members!.isEmpty:
+            codes = members!.map { ($0.code, $0.name) }
+            size = members!.map { max(0.01, $0.size) }
         case .region:
             let count = 7 + rng.below(6)
             codes = Array(county.prefix(count))

@@ -35,6 +35,7 @@ struct ReceptionCommand: AsyncParsableCommand {
             AllocationCommand.self,
             AuditCommand.self,
             SolveCommand.self,
+            SimulateCommand.self,
             JobsCommand.self,
             OfficerCommand.self,
         ]
