@@ -29,17 +29,21 @@ public enum BatchForecast {
         public var expected: Int
         /// Whether `expected` is the officer's figure rather than the remaining quota's.
         public var expectedGiven: Bool
+        /// Whether `expected` is the last 12 months' pace over the rest of the period, which
+        /// was more than the remaining quota leaves (nil for batches before that rule).
+        public var expectedByPace: Bool?
         /// Households left waiting so that capacity stays for expected arrivals (set at write).
         public var keptWaiting: Int
         /// Why there is no forecast, when there is none.
         public var skipped: String?
 
         enum CodingKeys: String, CodingKey {
-            case used, history, expected, expectedGiven = "expected_given", keptWaiting = "kept_waiting", skipped
+            case used, history, expected, expectedGiven = "expected_given", expectedByPace = "expected_by_pace"
+            case keptWaiting = "kept_waiting", skipped
         }
 
         /// A batch requested with `--no-look-ahead`.
-        static let off = Summary(used: false, history: 0, expected: 0, expectedGiven: false, keptWaiting: 0,
+        static let off = Summary(used: false, history: 0, expected: 0, expectedGiven: false, expectedByPace: nil, keptWaiting: 0,
                                  skipped: "turned off for this batch (--no-look-ahead)")
 
         func with(keptWaiting count: Int) -> Summary {
@@ -91,7 +95,8 @@ public enum BatchForecast {
     /// simulation draws its forecasts with it too.
     static func draw(from history: [PlacementInstance.Case], waiting: [PlacementInstance.Case], freePersons free: Int,
                      daysLeft: Int, expected given: Int?, seed: Int) -> (forecast: [PlacementInstance.Case], summary: Summary) {
-        var summary = Summary(used: false, history: history.count, expected: 0, expectedGiven: given != nil, keptWaiting: 0, skipped: nil)
+        var summary = Summary(used: false, history: history.count, expected: 0, expectedGiven: given != nil, expectedByPace: nil,
+                              keptWaiting: 0, skipped: nil)
         guard history.count >= minimumHistory else {
             summary.skipped = "only \(history.count) arrivals in the last 12 months (a forecast needs at least \(minimumHistory))"
             return ([], summary)
@@ -106,6 +111,7 @@ public enum BatchForecast {
             // The last 12 months' pace over the days the period has left, when that is more.
             let byPace = Int((Double(history.count) * Double(max(0, daysLeft)) / 365).rounded(.down))
             count = max(byQuota, byPace)
+            summary.expectedByPace = byPace > byQuota
         }
         summary.expected = min(count, maximumExpected)
         guard summary.expected > 0 else {

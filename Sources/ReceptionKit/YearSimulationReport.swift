@@ -195,7 +195,7 @@ extension YearSimulation.Outcome: Encodable {
             <h2>Score as a share of hindsight</h2>
             <svg role="img" aria-label="Score as a share of hindsight" width="\(labelWidth + barWidth + 80)" height="\(bars.count * 34)" viewBox="0 0 \(labelWidth + barWidth + 80) \(bars.count * 34)">
             \(scoreBars)</svg>
-            <p>Look-ahead closes \(Self.percent(gapClosed)) of the plain batches' gap. Hindsight places the whole year's anvisningar at once against the whole quota, with no plan and no deadlines: no run of batches can do better (its proven bound: \(hindsight.bound)).</p>
+            <p>Look-ahead closes \(Self.percent(gapClosed)) of the plain batches' gap. Hindsight places the whole year's anvisningar at once against the whole quota, with no plan and no deadlines: no run of batches can score more than its proven bound, \(hindsight.bound). The bars start at \(Self.percent(low)).</p>
             <table>
             <thead><tr><th></th><th class="n">Plain</th><th class="n">Look-ahead</th><th class="n">Hindsight</th></tr></thead>
             <tbody>

@@ -225,7 +225,9 @@ enum BatchReport {
             }
             if let forecast = summary.forecast {
                 if forecast.used {
-                    let source = forecast.expectedGiven ? "the figure given" : "what the remaining quota leaves"
+                    let source = forecast.expectedGiven ? "the figure given"
+                        : forecast.expectedByPace == true ? "the last 12 months' pace to 31 December, more than the remaining quota leaves"
+                        : "what the remaining quota leaves"
                     var line = "  Looking ahead: \(forecast.expected) more households expected this period (\(source)), resampled from "
                         + "\(forecast.history) arrivals of the last 12 months."
                     if forecast.keptWaiting > 0 {
