@@ -1,3 +1,4 @@
+import Foundation
 import Placement
 import Postgres
 
@@ -29,6 +30,9 @@ public enum BatchForecast {
         public var expected: Int
         /// Whether `expected` is the officer's figure rather than the remaining quota's.
         public var expectedGiven: Bool
+        /// Whether the forecast is the officer's file (`batch run --forecast`) rather than the
+        /// last 12 months resampled (nil for batches before files).
+        public var fromFile: Bool?
         /// Whether `expected` is the last 12 months' pace over the rest of the period, which
         /// was more than the remaining quota leaves (nil for batches before that rule).
         public var expectedByPace: Bool?
@@ -38,12 +42,12 @@ public enum BatchForecast {
         public var skipped: String?
 
         enum CodingKeys: String, CodingKey {
-            case used, history, expected, expectedGiven = "expected_given", expectedByPace = "expected_by_pace"
+            case used, history, expected, expectedGiven = "expected_given", expectedByPace = "expected_by_pace", fromFile = "from_file"
             case keptWaiting = "kept_waiting", skipped
         }
 
         /// A batch requested with `--no-look-ahead`.
-        static let off = Summary(used: false, history: 0, expected: 0, expectedGiven: false, expectedByPace: nil, keptWaiting: 0,
+        static let off = Summary(used: false, history: 0, expected: 0, expectedGiven: false, fromFile: nil, expectedByPace: nil, keptWaiting: 0,
                                  skipped: "turned off for this batch (--no-look-ahead)")
 
         func with(keptWaiting count: Int) -> Summary {
@@ -57,9 +61,41 @@ public enum BatchForecast {
     /// (Placement's Explanation), counted in the batch's summary.
     static let keptReason = "kept for expected arrivals"
 
-    /// The forecast for `instance` on `today`, read in the caller's snapshot.
-    static func build(for instance: PlacementInstance, period: Int, today: CalendarDay, expected given: Int?, seed: Int,
+    /// The households of a forecast file as request_batch takes them (sql/019_forecast_files.sql);
+    /// nil for none.
+    static func fileJSON(_ households: [PlacementInstance.Case]) -> String? {
+        guard !households.isEmpty else { return nil }
+        let array: [[String: Any]] = households.map { household in
+            var object: [String: Any] = [
+                "ages": household.members.map(\.age), "needs": household.needs, "occupations": household.occupations,
+                "family_ties": household.familyTies, "preferences": household.preferences, "excluded": household.excluded,
+            ]
+            if let language = household.language { object["language"] = language }
+            return object
+        }
+        let data = (try? JSONSerialization.data(withJSONObject: array, options: [.sortedKeys])) ?? Data("[]".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// The forecast of batch `batchID` for `instance` on `today`, read in the caller's snapshot:
+    /// the officer's file when the request has one, else the last 12 months resampled.
+    static func build(for instance: PlacementInstance, batchID: Int, period: Int, today: CalendarDay, expected given: Int?,
                       on connection: Connection) async throws -> (forecast: [PlacementInstance.Case], summary: Summary) {
+        let file = try await connection.query("""
+            SELECT ages, language, occupations, family_ties, preferences, excluded, needs::text AS needs
+            FROM batch_forecast_households WHERE batch_id = \(batchID) ORDER BY position
+            """)
+        if !file.isEmpty {
+            let households = try file.map { row -> PlacementInstance.Case in
+                let needs = try JSONDecoder().decode([String: Int].self, from: Data(try row.decode("needs", as: String.self).utf8))
+                return PlacementInstance.Case(
+                    id: "", ages: try row.decode("ages"), needs: needs, language: try row.decode("language"),
+                    occupations: try row.decode("occupations"), familyTies: try row.decode("family_ties"),
+                    preferences: try row.decode("preferences"), excluded: try row.decode("excluded"))
+            }
+            return fromFile(households, expected: given, seed: batchID)
+        }
+        let seed = batchID
         let rows = try await connection.query("""
             SELECT c.ages, c.language, c.occupations, c.family_ties, c.preferences, c.excluded,
                    coalesce(array_agg(n.dimension ORDER BY n.dimension) FILTER (WHERE n.dimension IS NOT NULL), '{}') AS need_names,
@@ -90,12 +126,38 @@ public enum BatchForecast {
         return draw(from: history, waiting: instance.cases, freePersons: free, daysLeft: daysLeft, expected: given, seed: seed)
     }
 
+    /// The officer's file: its households as they are, or `given` of them resampled.
+    static func fromFile(_ households: [PlacementInstance.Case], expected given: Int?, seed: Int)
+        -> (forecast: [PlacementInstance.Case], summary: Summary) {
+        var summary = Summary(used: false, history: households.count, expected: 0, expectedGiven: given != nil, fromFile: true,
+                              expectedByPace: nil, keptWaiting: 0, skipped: nil)
+        let drawn: [PlacementInstance.Case]
+        if let given {
+            var generator = SplitMix64(seed: UInt64(truncatingIfNeeded: seed))
+            drawn = (0..<min(given, maximumExpected)).map { _ in households[Int.random(in: 0..<households.count, using: &generator)] }
+        } else {
+            drawn = Array(households.prefix(maximumExpected))
+        }
+        guard !drawn.isEmpty else {
+            summary.skipped = "no more arrivals are expected (--expected 0)"
+            return ([], summary)
+        }
+        summary.expected = drawn.count
+        summary.used = true
+        return (drawn.enumerated().map { index, household in
+            var household = household
+            household.id = "forecast-\(index + 1)"
+            household.waitingDays = 0
+            return household
+        }, summary)
+    }
+
     /// The rule itself, on arrivals already read: `history` is the last 12 months' households,
     /// `freePersons` the persons quota the period has left (unused when `given`). The year
     /// simulation draws its forecasts with it too.
     static func draw(from history: [PlacementInstance.Case], waiting: [PlacementInstance.Case], freePersons free: Int,
                      daysLeft: Int, expected given: Int?, seed: Int) -> (forecast: [PlacementInstance.Case], summary: Summary) {
-        var summary = Summary(used: false, history: history.count, expected: 0, expectedGiven: given != nil, expectedByPace: nil,
+        var summary = Summary(used: false, history: history.count, expected: 0, expectedGiven: given != nil, fromFile: nil, expectedByPace: nil,
                               keptWaiting: 0, skipped: nil)
         guard history.count >= minimumHistory else {
             summary.skipped = "only \(history.count) arrivals in the last 12 months (a forecast needs at least \(minimumHistory))"

@@ -235,9 +235,8 @@ public enum BatchRun {
             var instance = current
             let lookAhead: BatchForecast.Summary
             if try batch.decode("look_ahead", as: Bool.self) {
-                let built = try await BatchForecast.build(for: current, period: period, today: today,
-                                                          expected: try batch.decode("expected", as: Int?.self),
-                                                          seed: batchID, on: connection)
+                let built = try await BatchForecast.build(for: current, batchID: batchID, period: period, today: today,
+                                                          expected: try batch.decode("expected", as: Int?.self), on: connection)
                 instance.forecast = built.forecast
                 lookAhead = built.summary
             } else {

@@ -1,5 +1,6 @@
 import Foundation
 import JobQueue
+import Placement
 import Postgres
 
 /// An allocation batch as officers see it.
@@ -76,7 +77,7 @@ public enum Batches {
     /// `expected` households, or as many as the remaining quota leaves when nil.
     public static func request(
         period: Int, municipalities: [String]?, timeLimit: Double, dryRun: Bool,
-        lookAhead: Bool = true, expected: Int? = nil,
+        lookAhead: Bool = true, expected: Int? = nil, forecast: [PlacementInstance.Case] = [],
         on connection: Connection
     ) async throws -> BatchRecord {
         try await connection.withTransaction { connection in
@@ -90,7 +91,7 @@ public enum Batches {
             // officer cannot insert jobs or repoint a batch's job.
             let rows = try await connection.query("""
                 SELECT request_batch(\(period)::int, \(dryRun), \(timeLimit), \(municipalities ?? []),
-                                     \(lookAhead), \(expected)::int) AS id
+                                     \(lookAhead), \(expected)::int, \(BatchForecast.fileJSON(forecast))::jsonb) AS id
                 """)
             return try await find(try rows[0].decode("id", as: Int.self), on: connection)
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Placement
 import Postgres
 import ReceptionKit
 
@@ -35,7 +36,11 @@ struct BatchCommand: AsyncParsableCommand {
             (large dwellings, care, places near family) for expected households that
             need it more; a household left waiting for that reason says so. With fewer
             than 20 arrivals in the last 12 months there is no forecast, and the batch
-            says so. --no-look-ahead places as if no one else were coming.
+            says so — unless the officer supplies one: --forecast FILE, households
+            expected later this period in the import format (reception case import
+            --help; ref is any label, dates are ignored), used as they are, or
+            --expected N of them drawn from the file. --no-look-ahead places as if no
+            one else were coming.
             """,
         subcommands: [Run.self, Show.self, List.self, Instance.self]
     )
@@ -48,6 +53,7 @@ struct BatchCommand: AsyncParsableCommand {
                   reception batch run --period 2026
                   reception batch run --municipality 2480 --municipality 2460 --dry-run
                   reception batch run --no-wait --json     # prints the batch id, returns at once
+                  reception batch run --forecast expected-2027.csv   # a new installation's forecast
                 """)
 
         @Option(help: "The period (calendar year) whose capacity to use; defaults to this year.") var period: Int?
@@ -59,10 +65,14 @@ struct BatchCommand: AsyncParsableCommand {
         @Flag(name: .customLong("no-wait"), help: "Return once the batch is queued.") var noWait = false
         @Flag(name: .customLong("no-look-ahead"), help: "Place as if this batch were the last of the period: no forecast of the households still expected.") var noLookAhead = false
         @Option(help: ArgumentHelp("Households still expected this period, for the look-ahead; default: as many as the remaining quota leaves.", valueName: "n")) var expected: Int?
+        @Option(help: ArgumentHelp("Households expected later this period (CSV or JSON in the import format): the look-ahead's forecast, instead of the last 12 months resampled.", valueName: "file"))
+        var forecast: String?
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: OutputOptions
 
         func validate() throws {
+            if forecast != nil && noLookAhead { throw ValidationError("--forecast is the look-ahead's: give it or --no-look-ahead, not both") }
+            if let forecast, CaseImport.Format(path: forecast) == nil { throw ValidationError("--forecast: \(forecast) is neither .csv nor .json") }
             if timeLimit <= 0 || timeLimit > 3600 { throw ValidationError("--time-limit must be between 0 and 3600 seconds") }
             if let expected, expected < 0 || expected > 1_000_000 { throw ValidationError("--expected must be between 0 and 1000000 households") }
             if expected != nil && noLookAhead { throw ValidationError("--expected is the look-ahead's figure: give it or --no-look-ahead, not both") }
@@ -71,9 +81,12 @@ struct BatchCommand: AsyncParsableCommand {
 
         func run() async throws {
             let database = try await connection.connect()
+            var expectedHouseholds: [PlacementInstance.Case] = []
+            if let forecast { expectedHouseholds = try await Self.readForecast(forecast, json: output.json, on: database) }
             let requested = try await Batches.request(
                 period: try await ReceptionClock.period(period, on: database), municipalities: municipalities.isEmpty ? nil : municipalities,
-                timeLimit: timeLimit, dryRun: dryRun, lookAhead: !noLookAhead, expected: expected, on: database)
+                timeLimit: timeLimit, dryRun: dryRun, lookAhead: !noLookAhead, expected: expected, forecast: expectedHouseholds,
+                on: database)
             if noWait {
                 if output.json { return try JSONOutput.print(requested) }
                 print("Queued batch \(requested.id) for \(requested.period)\(dryRun ? " (dry run)" : ""). Follow it with: reception batch show \(requested.id)")
@@ -99,6 +112,35 @@ struct BatchCommand: AsyncParsableCommand {
             if interactive { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
             if output.json { try JSONOutput.print(batch) } else { print(BatchReport.render(batch)) }
             if batch.status != "finished" { throw ExitCode(ExitCodes.failure) }
+        }
+
+        /// The officer's forecast file, validated as an import is: every problem named, exit 65.
+        static func readForecast(_ file: String, json: Bool, on database: Connection) async throws -> [PlacementInstance.Case] {
+            let data: [UInt8]
+            do throws(ImportFile.ReadError) {
+                data = try ImportFile.contents(atPath: file)
+            } catch {
+                switch error {
+                case .tooLarge:
+                    try ProblemReport.fail(InvalidInput([ValidationProblem(.file, field: "", reason: error.description)]), json: json)
+                case .unreadable(let reason):
+                    throw CLIError("cannot read \(file): \(reason)", exitCode: ExitCodes.noInput)
+                }
+            }
+            let contents = CaseImport.read(data, format: CaseImport.Format(path: file)!, rules: try await CaseRules.load(on: database))
+            if !contents.problems.isEmpty { try ProblemReport.fail(InvalidInput(contents.problems), json: json) }
+            guard contents.entries.count <= BatchForecast.maximumExpected else {
+                try ProblemReport.fail(InvalidInput([ValidationProblem(.file, field: "",
+                    reason: "\(contents.entries.count) households; a forecast holds at most \(BatchForecast.maximumExpected)")]), json: json)
+            }
+            return contents.entries.map { entry in
+                let household = entry.newCase
+                return PlacementInstance.Case(
+                    id: household.reference, ages: household.ages,
+                    needs: Dictionary(household.needs.map { ($0.dimension, $0.units) }, uniquingKeysWith: +),
+                    language: household.language, occupations: household.occupations, familyTies: household.familyTies,
+                    preferences: household.preferences, excluded: household.excluded)
+            }
         }
     }
 
@@ -228,8 +270,11 @@ enum BatchReport {
                     let source = forecast.expectedGiven ? "the figure given"
                         : forecast.expectedByPace == true ? "the last 12 months' pace to 31 December, more than the remaining quota leaves"
                         : "what the remaining quota leaves"
-                    var line = "  Looking ahead: \(forecast.expected) more households expected this period (\(source)), resampled from "
-                        + "\(forecast.history) arrivals of the last 12 months."
+                    var line = forecast.fromFile == true
+                        ? "  Looking ahead: \(forecast.expected) more households expected this period, "
+                            + (forecast.expectedGiven ? "drawn from the \(forecast.history) of the officer's forecast file." : "the officer's forecast file.")
+                        : "  Looking ahead: \(forecast.expected) more households expected this period (\(source)), resampled from "
+                            + "\(forecast.history) arrivals of the last 12 months."
                     if forecast.keptWaiting > 0 {
                         line += " \(forecast.keptWaiting) households wait, so that capacity stays for expected arrivals who need it more "
                             + "(their reasons: reception batch show \(batch.id))."

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Placement
 import Postgres
 import ReceptionKit
 import Testing
@@ -83,6 +84,88 @@ struct LookAheadBatchTests {
             await expectRefused("""
                 UPDATE batches SET summary = summary || '{"look_ahead": true}' WHERE id = \(requested.id)
                 """, on: ground.admin, .raiseException)
+        }
+    }
+
+    /// Issue 11 §3: a new installation (too little history) looks ahead through the officer's
+    /// file, used as it is or resampled to `--expected`.
+    @Test func aNewInstallationLooksAheadThroughTheOfficersForecastFile() async throws {
+        try await TestDatabase.withMigratedDatabase { url in
+            let db = try await Connection.connect(url)
+            try await seed(db, households: 5, personsQuota: 60)
+            let file = (1...8).map { PlacementInstance.Case(id: "E\($0)", ages: [30, 4], needs: $0 == 1 ? ["trauma_care": 1] : [:], language: "ar") }
+            func run(expected: Int?) async throws -> BatchSummary {
+                let batch = try await Batches.request(period: WorkflowFixture.period, municipalities: nil, timeLimit: 1, dryRun: true,
+                                                      expected: expected, forecast: file, on: db)
+                return try await BatchRun.run(batchID: batch.id, on: db, logger: Logger(label: "test"))
+            }
+            let whole = try #require(try await run(expected: nil).forecast)
+            #expect(whole.used && whole.fromFile == true && whole.expected == 8 && whole.history == 8, "\(whole)")
+            let drawn = try #require(try await run(expected: 3).forecast)
+            #expect(drawn.used && drawn.fromFile == true && drawn.expected == 3 && drawn.expectedGiven, "\(drawn)")
+            // What the engine was given: the file's households, needs included.
+            let stored = try await db.query("""
+                SELECT count(*) AS n, count(*) FILTER (WHERE needs = '{"trauma_care": 1}') AS care FROM batch_forecast_households
+                """)[0]
+            #expect(try stored.decode("n", as: Int.self) == 16 && stored.decode("care", as: Int.self) == 2)
+        }
+    }
+
+    @Test func theForecastFileIsTheRequestsAndOnlyAnOfficerGivesIt() async throws {
+        try await SecurityGround.with { ground in
+            let officer = try await ground.logins.connect(.officer)
+            let worker = try await ground.logins.connect(.worker)
+            let auditor = try await ground.logins.connect(.auditor)
+            for bad in [#"{"ages": [30]}"#, #"[{"ages": [200]}]"#, #"[{"ages": []}]"#, #"[{"ages": ["x"]}]"#, #"[{"ages": 30}]"#,
+                        #"[{"ages": [30], "needs": {"no_such_need": 1}}]"#, #"[{"ages": [30], "needs": {"trauma_care": 0}}]"#] {
+                await expectRefused("SELECT request_batch(2026, false, 5, '{}', true, NULL, \(bad)::jsonb)", on: officer, .invalidParameterValue)
+            }
+            await expectRefused(#"SELECT request_batch(2026, false, 5, '{}', false, NULL, '[{"ages": [30]}]')"#, on: officer, .invalidParameterValue)
+            let requested = try await Batches.request(period: WorkflowFixture.period, municipalities: nil, timeLimit: 5, dryRun: true,
+                                                      forecast: [PlacementInstance.Case(id: "E", ages: [40, 12])], on: officer)
+            let row = try await ground.admin.query("SELECT summary->>'forecast_file' AS f FROM batches WHERE id = \(requested.id)")[0]
+            #expect(try row.decode("f", as: String.self) == "1")
+            // Nobody writes the file but request_batch, and nobody changes it afterwards.
+            for login in [officer, worker] {
+                await expectRefused("INSERT INTO batch_forecast_households (batch_id, position, ages) VALUES (\(requested.id), 2, '{30}')",
+                                    on: login, .insufficientPrivilege)
+                await expectRefused("UPDATE batch_forecast_households SET ages = '{1}' WHERE batch_id = \(requested.id)", on: login, .insufficientPrivilege)
+                await expectRefused("DELETE FROM batch_forecast_households WHERE batch_id = \(requested.id)", on: login, .insufficientPrivilege)
+            }
+            await expectRefused("UPDATE batch_forecast_households SET ages = '{1}' WHERE batch_id = \(requested.id)", on: ground.admin, .raiseException)
+            await expectRefused(#"SELECT request_batch(2026, false, 5, '{}', true, NULL, '[{"ages": [30]}]')"#, on: worker, .insufficientPrivilege)
+            await expectRefused("""
+                UPDATE batches SET summary = summary || '{"forecast_file": 99}' WHERE id = \(ground.runningBatch)
+                """, on: worker, .raiseException)
+            // The daemon reads it to build the forecast; an auditor has no use for it.
+            _ = try await worker.query("SELECT count(*) FROM batch_forecast_households")
+            await expectRefused("SELECT count(*) FROM batch_forecast_households", on: auditor, .insufficientPrivilege)
+        }
+    }
+
+    @Test func theOfficersCommandReadsTheForecastFileAndNamesItsProblems() async throws {
+        try await TestDatabase.withMigratedDatabase { url in
+            let db = try await Connection.connect(url)
+            try await seed(db, households: 5, personsQuota: 60)
+            let reception = try TestDatabase.executable("reception")
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("forecast-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let bad = folder.appendingPathComponent("expected.csv")
+            try Data("ref,ages,needs\nE-1,30;4,\nE-2,31,no_such_need\n".utf8).write(to: bad)
+            let refused = try await Process.output(of: reception, ["batch", "run", "--forecast", bad.path, "--database-url", url])
+            #expect(refused.status == 65 && refused.output.contains("line 3") && refused.output.contains("needs"), "\(refused.output)")
+            let both = try await Process.output(of: reception, ["batch", "run", "--forecast", bad.path, "--no-look-ahead", "--database-url", url])
+            #expect(both.status == 64 && both.output.contains("--forecast"), "\(both.output)")
+            let batches = try await db.query("SELECT count(*) AS n FROM batches")[0]
+            #expect(try batches.decode("n", as: Int.self) == 0, "nothing was requested")
+
+            let good = folder.appendingPathComponent("expected.json")
+            try Data(#"[{"ref": "E-1", "ages": [30, 4]}, {"ref": "E-2", "ages": [52], "needs": {"trauma_care": 1}}]"#.utf8).write(to: good)
+            let queued = try await Process.output(of: reception, ["batch", "run", "--forecast", good.path, "--dry-run", "--no-wait", "--database-url", url])
+            #expect(queued.status == 0, "\(queued.output)")
+            let stored = try await db.query("SELECT count(*) AS n FROM batch_forecast_households")[0]
+            #expect(try stored.decode("n", as: Int.self) == 2)
         }
     }
 }
