@@ -264,6 +264,9 @@ public enum BatchRun {
         let locked = try await connection.query("SELECT status FROM batches WHERE id = \(batchID) FOR UPDATE")
         guard let row = locked.first else { throw ReceptionError.notFound("no batch with id \(batchID)") }
         try requireUnfinished(batchID, status: try row.decode("status", as: String.self))
+        // A batch of thousands sorts its proposals in memory, not on disk (the default 4 MB
+        // spills 20,000 of them); for this transaction only.
+        try await connection.execute("SET LOCAL work_mem = '64MB'")
 
         var proposals = result.assignments
         var unplaced = result.unplaced
