@@ -20,6 +20,8 @@ public struct BatchSnapshot: Sendable {
     let deadlines: [Int: CalendarDay]
     /// The look-ahead: the forecast is `instance.forecast` (``BatchForecast``).
     let lookAhead: BatchForecast.Summary
+    /// What the batch counts when capacity is short (its instance's weights).
+    let counting: BatchCounting
 }
 
 /// What a batch found, stored in `batches.summary` (ids and counts only, no personal data).
@@ -55,6 +57,9 @@ public struct BatchSummary: Codable, Sendable, Equatable {
     public let dueFirst: DueFirst?
     /// The look-ahead (``BatchForecast``); nil for batches run before it existed.
     public let forecast: BatchForecast.Summary?
+    /// What the batch counted when capacity was short (the cooperation's setting, sql/020);
+    /// nil for batches run before it existed (households).
+    public let counts: BatchCounting?
 
     /// Households due before the next batch, placed first.
     public struct DueFirst: Codable, Sendable, Equatable {
@@ -87,7 +92,7 @@ public struct BatchSummary: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case cases, municipalities, placed, unplaced, proposals, seconds, recheck, dueFirst = "due_first", forecast
+        case cases, municipalities, placed, unplaced, proposals, seconds, recheck, dueFirst = "due_first", forecast, counts
         case provenOptimal = "proven_optimal", timeLimitReached = "time_limit_reached"
     }
 }
@@ -229,8 +234,9 @@ public enum BatchRun {
             let period = try batch.decode("period", as: Int.self)
             let requested = try batch.decode("requested", as: JSONValue<[String]>?.self)?.value
             let today = try await ReceptionClock.today(on: connection)
+            let counting = try await BatchCounting.current(on: connection)
             let (current, fingerprints, deadlines) = try await BatchInstance.loadWithFingerprints(
-                period: period, municipalities: requested, today: today, on: connection)
+                period: period, municipalities: requested, today: today, weights: counting.weights, on: connection)
             // The look-ahead, read in the same snapshot (BatchForecast).
             var instance = current
             let lookAhead: BatchForecast.Summary
@@ -245,7 +251,7 @@ public enum BatchRun {
             return BatchSnapshot(
                 batchID: batchID, period: period, dryRun: try batch.decode("dry_run", as: Bool.self),
                 timeLimit: try batch.decode("time_limit", as: Double?.self) ?? 30, today: today,
-                instance: instance, fingerprints: fingerprints, deadlines: deadlines, lookAhead: lookAhead)
+                instance: instance, fingerprints: fingerprints, deadlines: deadlines, lookAhead: lookAhead, counting: counting)
         }
     }
 
@@ -326,7 +332,8 @@ public enum BatchRun {
             seconds: result.stats.seconds, provenOptimal: result.stats.provenOptimal && !changed && dueFirst == nil,
             timeLimitReached: result.stats.timeLimitReached,
             recheck: snapshot.dryRun ? nil : recheck, dueFirst: dueFirst,
-            forecast: snapshot.lookAhead.with(keptWaiting: unplaced.filter { $0.reason.contains(BatchForecast.keptReason) }.count))
+            forecast: snapshot.lookAhead.with(keptWaiting: unplaced.filter { $0.reason.contains(BatchForecast.keptReason) }.count),
+            counts: snapshot.counting)
         // The engine's bound holds for the snapshot; once households changed under the solve it
         // proves nothing about what was written, so none is claimed.
         // The same when the deadline rule split the solve in two (DeadlineFirst).

@@ -236,7 +236,7 @@ extension BatchCommand {
                 let clock = try await ReceptionClock.read(on: database)
                 return try await BatchInstance.load(
                     period: period ?? clock.period, municipalities: municipalities.isEmpty ? nil : municipalities,
-                    today: clock.today, on: database)
+                    today: clock.today, weights: try await BatchCounting.current(on: database).weights, on: database)
             }
             FileHandle.standardOutput.write(instance.jsonData())
             FileHandle.standardOutput.write(Data("\n".utf8))
@@ -283,6 +283,9 @@ enum BatchReport {
                 } else if let skipped = forecast.skipped {
                     lines.append("  No look-ahead: \(skipped); placed as if no one else were coming.")
                 }
+            }
+            if summary.counts == .persons {
+                lines.append("  Counted persons: where capacity was short, as many persons as fit were placed (reception db counts).")
             }
             if let due = summary.dueFirst {
                 // Why no bound is shown: the rule solves in two stages (DeadlineFirst).

@@ -17,7 +17,7 @@ struct DatabaseCommand: AsyncParsableCommand {
             The sql/ folder is found beside the executable's build folder, or in the
             current folder; set RECEPTION_SQL_DIR to point elsewhere.
             """,
-        subcommands: [Migrate.self, Status.self, Clock.self]
+        subcommands: [Migrate.self, Status.self, Clock.self, Counts.self]
     )
 
     struct Migrate: AsyncParsableCommand {
@@ -138,4 +138,40 @@ struct DatabaseCommand: AsyncParsableCommand {
                   + (clock.fixedToday != nil ? ", fixed: this is a rehearsal or test database." : ", the real date."))
         }
     }
+
+    struct Counts: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show or set what batches count when capacity is short: households or persons.",
+            discussion: """
+                With households (the default), a batch that cannot place everyone places as
+                many households as fit: two single adults before a family of four for the
+                same persons' places. The kommuntal of the Settlement Act is a number of
+                persons; a cooperation that wants its batches to serve that figure counts
+                persons: each member then weighs what a household weighed (the engine's
+                placed_person weight), and the family is placed. Setting it needs the
+                administrator who owns the schema; every batch records what it counted
+                (reception batch show), and reception simulate --counts shows what the
+                choice does over a year.
+
+                Examples:
+                  reception db counts
+                  reception db counts persons
+                """)
+
+        @Argument(help: "households or persons; omit it to show the setting.") var counting: BatchCounting?
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            let database = try await connection.connect()
+            if let counting { try await BatchCounting.set(counting, on: database) }
+            let current = try await BatchCounting.current(on: database)
+            if output.json { return try JSONOutput.print(["counts": current.rawValue]) }
+            print(current == .households
+                  ? "Batches count households: when capacity is short, as many households as fit are placed."
+                  : "Batches count persons: when capacity is short, as many persons as fit are placed.")
+        }
+    }
 }
+
+extension BatchCounting: ExpressibleByArgument {}

@@ -78,6 +78,9 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Also write the report as an HTML page with charts to this file.", valueName: "file"))
     var html: String?
 
+    @Option(help: ArgumentHelp("What the batches count when capacity is short: households (the default) or persons (reception db counts --help).", valueName: "count"))
+    var counts: BatchCounting = .households
+
     @Flag(help: "Replay without the deadline rule (batches on the database always apply it), to see what putting deadlines first costs.")
     var noDeadlineRule = false
 
@@ -139,6 +142,10 @@ struct SimulateCommand: AsyncParsableCommand {
             } catch let error as InvalidInput {
                 try ProblemReport.fail(error, json: output.json)
             }
+        }
+        if counts == .persons {
+            year.weights = counts.weights
+            year.source += ", batches counting persons"
         }
         let board = ProgressBoard()
         var progress: YearSimulation.Progress?

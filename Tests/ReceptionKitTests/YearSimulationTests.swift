@@ -147,8 +147,9 @@ struct YearSimulationTests {
         let html = try String(contentsOf: page, encoding: .utf8)
         #expect(html.contains("<svg") && html.contains("Örnsköldsvik") && html.contains("Score as a share of hindsight"))
 
-        let table = try await Process.output(of: reception, ["simulate", "--households", "40", "--quiet"])
+        let table = try await Process.output(of: reception, ["simulate", "--households", "40", "--quiet", "--counts", "persons"])
         #expect(table.status == 0 && table.output.contains("Score, share of hindsight") && table.output.contains("Umeå (2480)"))
+        #expect(table.output.contains("batches counting persons"))
 
         let every = try await Process.output(of: reception, ["simulate", "--every", "0w"])
         #expect(every.status == 64 && every.output.contains("--every"))
