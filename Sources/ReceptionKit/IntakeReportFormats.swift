@@ -207,30 +207,13 @@ extension IntakeReport {
                 """
         }
         let formatter = ISO8601DateFormatter()
-        return """
-            <!DOCTYPE html>
-            <html lang="en">
-            <head>
-            <meta charset="utf-8">
-            <meta name="viewport" content="width=device-width, initial-scale=1">
-            <title>\(Self.html(title)) \(period)</title>
-            <style>
-            body { font-family: system-ui, sans-serif; margin: 2rem; color: #1d2733; }
-            h1 { font-size: 1.5rem; margin-bottom: 0.2rem; }
-            p.meta { color: #5b6875; margin-top: 0; }
-            svg text { font-size: 13px; fill: #1d2733; }
+        let style = """
             rect.quota { fill: #e3e8ee; } rect.placed { fill: #2e6db4; } rect.proposed { fill: #9cc0e8; } rect.over { fill: #b03a2e; }
             table { border-collapse: collapse; margin-top: 1.5rem; }
-            th, td { padding: 0.35rem 0.7rem; border-bottom: 1px solid #e3e8ee; text-align: left; }
-            td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
             tr.total td { font-weight: 600; border-top: 2px solid #1d2733; }
-            figure.month { display: inline-block; margin: 0.5rem 1rem 0.5rem 0; } figure.month figcaption { font-size: 0.9rem; }
-            line.axis { stroke: #9aa5b1; } polyline.plan { fill: none; stroke: #9aa5b1; stroke-width: 2; stroke-dasharray: 5 4; }
             polyline.intake { fill: none; stroke: #2e6db4; stroke-width: 2.5; }
-            .legend span { display: inline-block; width: 0.9rem; height: 0.9rem; vertical-align: middle; margin: 0 0.3rem 0 1rem; }
-            </style>
-            </head>
-            <body>
+            """
+        return HTMLPage.document(title: "\(title) \(period)", style: style, body: """
             <h1>\(Self.html(title)) \(period)</h1>
             <p class="meta">Persons placed against each municipality's quota. Generated \(formatter.string(from: generatedAt)).</p>
             <p class="legend"><span style="background:#2e6db4"></span>placed (confirmed)<span style="background:#9cc0e8"></span>proposed, awaiting decision<span style="background:#e3e8ee"></span>quota<span style="background:#b03a2e"></span>over quota (forced placements)</p>
@@ -247,9 +230,6 @@ extension IntakeReport {
             <p class="meta">On time / late: placed households received by their latest reception date, and after it. Waiting past their latest reception date: \(deadlines.waitingPastDate) households; due within 14 days: \(deadlines.dueWithin14Days).</p>
             <p class="meta">\(Self.html(endingsSentence))</p>
             \(transfers.isEmpty ? "" : "<h2>Quota transfers by agreement</h2><ul>" + transferSentences.map { "<li>\(Self.html($0))</li>" }.joined() + "</ul>")
-            </body>
-            </html>
-
-            """
+            """)
     }
 }

@@ -77,17 +77,7 @@ struct CaseImportCommand: AsyncParsableCommand {
 
     func run() async throws {
         let format = try resolvedFormat()
-        let data: [UInt8]
-        do throws(ImportFile.ReadError) {
-            data = try ImportFile.contents(atPath: file)
-        } catch {
-            switch error {
-            case .tooLarge:
-                try ProblemReport.fail(InvalidInput([ValidationProblem(.file, field: "", reason: error.description)]), json: output.json)
-            case .unreadable(let reason):
-                throw CLIError("cannot read \(file): \(reason)", exitCode: ExitCodes.noInput)
-            }
-        }
+        let data = try ProblemReport.readImportFile(file, json: output.json)
         let progress = TerminalProgress()
         let database = try await connection.connect()
         let rules = try await CaseRules.load(on: database, acceptNewNeeds: newNeeds)

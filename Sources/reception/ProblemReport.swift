@@ -25,6 +25,21 @@ enum ProblemReport {
                               code: ExitCodes.badData)
     }
 
+    /// A file of households (an import, a forecast, a simulation's arrivals), whole: too large
+    /// is a problem with the input (65), unreadable a missing input (66).
+    static func readImportFile(_ path: String, json: Bool) throws -> [UInt8] {
+        do throws(ImportFile.ReadError) {
+            return try ImportFile.contents(atPath: path)
+        } catch {
+            switch error {
+            case .tooLarge:
+                try fail(InvalidInput([ValidationProblem(.file, field: "", reason: error.description)]), json: json)
+            case .unreadable(let reason):
+                throw CLIError("cannot read \(path): \(reason)", exitCode: ExitCodes.noInput)
+            }
+        }
+    }
+
     struct ProblemDocument: Encodable {
         var ok = false
         let problems: [ValidationProblem]
