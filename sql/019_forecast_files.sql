@@ -5,21 +5,23 @@
 -- The households of the file are part of the batch's request, written by request_batch with
 -- the batch and its job in one transaction, and fixed afterwards like the rest of the request:
 -- the daemon reads them, nobody changes them. They are expected households, not persons: no
--- reference, no date, never placed, and deleted with their batch. The batch uses them as its
--- forecast as they are, or resamples `expected` of them when the officer gives that figure
--- (ReceptionKit's BatchForecast).
+-- reference, no date, never placed; they are kept with their batch (batches are never deleted),
+-- readable by officers and the daemon, not by auditors. The batch uses them as its forecast as
+-- they are, or resamples `expected` of them when the officer gives that figure (ReceptionKit's
+-- BatchForecast), and only when its request says it has a file (`summary.forecast_file`).
 
 CREATE TABLE batch_forecast_households (
     batch_id    bigint NOT NULL REFERENCES batches (id) ON DELETE CASCADE,
     position    int NOT NULL CHECK (position BETWEEN 1 AND 5000),
-    ages        int[] NOT NULL CHECK (cardinality(ages) BETWEEN 1 AND 100 AND 0 <= ALL (ages) AND 120 >= ALL (ages)),
+    ages        int[] NOT NULL CHECK (cardinality(ages) BETWEEN 1 AND 100 AND array_position(ages, NULL) IS NULL
+                                  AND 0 <= ALL (ages) AND 120 >= ALL (ages)),
     -- {dimension: units}; request_batch checks the names against `dimensions`.
     needs       jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(needs) = 'object'),
     language    text CHECK (length(language) <= 16),
-    occupations text[] NOT NULL DEFAULT '{}' CHECK (cardinality(occupations) <= 20),
-    family_ties text[] NOT NULL DEFAULT '{}' CHECK (cardinality(family_ties) <= 50),
-    preferences text[] NOT NULL DEFAULT '{}' CHECK (cardinality(preferences) <= 50),
-    excluded    text[] NOT NULL DEFAULT '{}' CHECK (cardinality(excluded) <= 50),
+    occupations text[] NOT NULL DEFAULT '{}' CHECK (cardinality(occupations) <= 20 AND array_position(occupations, NULL) IS NULL),
+    family_ties text[] NOT NULL DEFAULT '{}' CHECK (cardinality(family_ties) <= 50 AND array_position(family_ties, NULL) IS NULL),
+    preferences text[] NOT NULL DEFAULT '{}' CHECK (cardinality(preferences) <= 50 AND array_position(preferences, NULL) IS NULL),
+    excluded    text[] NOT NULL DEFAULT '{}' CHECK (cardinality(excluded) <= 50 AND array_position(excluded, NULL) IS NULL),
     PRIMARY KEY (batch_id, position)
 );
 
@@ -58,8 +60,8 @@ BEGIN
            LATERAL pg_catalog.jsonb_each(CASE WHEN pg_catalog.jsonb_typeof(h.value -> 'needs') = 'object'
                                               THEN h.value -> 'needs' ELSE '{}'::jsonb END) AS n(key, value)
      WHERE NOT EXISTS (SELECT 1 FROM public.dimensions d WHERE d.name = n.key)
-        OR pg_catalog.jsonb_typeof(n.value) <> 'number' OR NOT (n.value::text ~ '^[0-9]+$')
-        OR n.value::text::bigint NOT BETWEEN 1 AND 1000
+        OR CASE WHEN pg_catalog.jsonb_typeof(n.value) = 'number' AND n.value::text ~ '^[0-9]{1,4}$'
+                THEN n.value::text::int NOT BETWEEN 1 AND 1000 ELSE true END
      LIMIT 1;
     IF unknown IS NOT NULL THEN
         RAISE EXCEPTION 'a forecast household needs % (not a known dimension with 1 to 1000 units)', pg_catalog.quote_literal(unknown)
@@ -91,8 +93,8 @@ REVOKE EXECUTE ON FUNCTION request_batch(int, boolean, double precision, text[],
 GRANT EXECUTE ON FUNCTION request_batch(int, boolean, double precision, text[], boolean, int, jsonb) TO reception_officer;
 
 -- Fixed with the request: only the owner writes the file (request_batch above), and only while
--- the batch it belongs to is being requested; nobody updates or deletes a household of it but
--- the cascade of its batch's deletion.
+-- the batch it belongs to is being requested (queued, its file not yet recorded in its
+-- summary); nobody updates or deletes a household of it.
 CREATE FUNCTION batch_forecast_households_fixed() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
@@ -100,11 +102,15 @@ BEGIN
         RAISE EXCEPTION 'trigger function batch_forecast_households_fixed runs on public.batch_forecast_households only'
             USING ERRCODE = 'insufficient_privilege';
     END IF;
+    IF TG_OP = 'INSERT' AND EXISTS (SELECT 1 FROM public.batches b WHERE b.id = NEW.batch_id AND b.status = 'queued'
+                                                                   AND b.summary -> 'forecast_file' IS NULL) THEN
+        RETURN NEW;
+    END IF;
     RAISE EXCEPTION 'the forecast of a batch request cannot change' USING ERRCODE = 'raise_exception';
 END $$;
 
 CREATE TRIGGER batch_forecast_households_fixed
-    BEFORE UPDATE ON batch_forecast_households
+    BEFORE INSERT OR UPDATE OR DELETE ON batch_forecast_households
     FOR EACH ROW EXECUTE FUNCTION batch_forecast_households_fixed();
 REVOKE EXECUTE ON FUNCTION batch_forecast_households_fixed() FROM PUBLIC;
 

@@ -13,7 +13,8 @@ import Postgres
 /// months' pace brings in the days the period has left (when the Migration Agency assigns more
 /// than the quota, the engine must choose, and needs to know who else is coming). Which: drawn with replacement from the history,
 /// seeded by the batch's id (the same batch draws the same forecast). They are never placed and
-/// never stored: only their number reaches the batch's summary.
+/// never stored: only their number reaches the batch's summary. An officer may supply the
+/// forecast instead (`batch run --forecast`, sql/019), stored with the batch's request.
 public enum BatchForecast {
     /// Fewer arrivals than this in the last 12 months is too little to resample.
     public static let minimumHistory = 20
@@ -31,7 +32,7 @@ public enum BatchForecast {
         /// Whether `expected` is the officer's figure rather than the remaining quota's.
         public var expectedGiven: Bool
         /// Whether the forecast is the officer's file (`batch run --forecast`) rather than the
-        /// last 12 months resampled (nil for batches before files).
+        /// last 12 months resampled (nil for batches before files, and when there is none).
         public var fromFile: Bool?
         /// Whether `expected` is the last 12 months' pace over the rest of the period, which
         /// was more than the remaining quota leaves (nil for batches before that rule).
@@ -78,22 +79,26 @@ public enum BatchForecast {
     }
 
     /// The forecast of batch `batchID` for `instance` on `today`, read in the caller's snapshot:
-    /// the officer's file when the request has one, else the last 12 months resampled.
+    /// the officer's file when the request has one (`file`: its households, as the request
+    /// recorded them), else the last 12 months resampled.
     static func build(for instance: PlacementInstance, batchID: Int, period: Int, today: CalendarDay, expected given: Int?,
-                      on connection: Connection) async throws -> (forecast: [PlacementInstance.Case], summary: Summary) {
-        let file = try await connection.query("""
-            SELECT ages, language, occupations, family_ties, preferences, excluded, needs::text AS needs
-            FROM batch_forecast_households WHERE batch_id = \(batchID) ORDER BY position
-            """)
-        if !file.isEmpty {
-            let households = try file.map { row -> PlacementInstance.Case in
+                      file households: Int?, on connection: Connection) async throws -> (forecast: [PlacementInstance.Case], summary: Summary) {
+        if let households {
+            let file = try await connection.query("""
+                SELECT ages, language, occupations, family_ties, preferences, excluded, needs::text AS needs
+                FROM batch_forecast_households WHERE batch_id = \(batchID) ORDER BY position
+                """)
+            guard file.count == households else {
+                throw ReceptionError.refused("batch \(batchID)'s request names a forecast of \(households) households, but \(file.count) are stored")
+            }
+            let expected = try file.map { row -> PlacementInstance.Case in
                 let needs = try JSONDecoder().decode([String: Int].self, from: Data(try row.decode("needs", as: String.self).utf8))
                 return PlacementInstance.Case(
                     id: "", ages: try row.decode("ages"), needs: needs, language: try row.decode("language"),
                     occupations: try row.decode("occupations"), familyTies: try row.decode("family_ties"),
                     preferences: try row.decode("preferences"), excluded: try row.decode("excluded"))
             }
-            return fromFile(households, expected: given, seed: batchID)
+            return fromFile(expected, expected: given, seed: batchID)
         }
         let seed = batchID
         let rows = try await connection.query("""
@@ -122,7 +127,8 @@ public enum BatchForecast {
             WHERE period = \(period) AND dimension = 'persons' AND municipality_code = ANY(\(instance.municipalities.map(\.code)))
             """)[0].decode("free", as: Int.self)
         }
-        let daysLeft = today.days(until: CalendarDay(year: period, month: 12, day: 31)!)
+        // From today, or from 1 January for a period still to come.
+        let daysLeft = max(today, CalendarDay(year: period, month: 1, day: 1)!).days(until: CalendarDay(year: period, month: 12, day: 31)!)
         return draw(from: history, waiting: instance.cases, freePersons: free, daysLeft: daysLeft, expected: given, seed: seed)
     }
 
@@ -157,7 +163,7 @@ public enum BatchForecast {
     /// simulation draws its forecasts with it too.
     static func draw(from history: [PlacementInstance.Case], waiting: [PlacementInstance.Case], freePersons free: Int,
                      daysLeft: Int, expected given: Int?, seed: Int) -> (forecast: [PlacementInstance.Case], summary: Summary) {
-        var summary = Summary(used: false, history: history.count, expected: 0, expectedGiven: given != nil, fromFile: nil, expectedByPace: nil,
+        var summary = Summary(used: false, history: history.count, expected: 0, expectedGiven: given != nil, fromFile: false, expectedByPace: nil,
                               keptWaiting: 0, skipped: nil)
         guard history.count >= minimumHistory else {
             summary.skipped = "only \(history.count) arrivals in the last 12 months (a forecast needs at least \(minimumHistory))"

@@ -226,7 +226,8 @@ public enum BatchRun {
             let batches = try await connection.query("""
                 SELECT period, dry_run, status, summary->'municipalities_requested' AS requested,
                        (summary->>'time_limit')::float8 AS time_limit,
-                       coalesce((summary->>'look_ahead')::boolean, true) AS look_ahead, (summary->>'expected')::int AS expected
+                       coalesce((summary->>'look_ahead')::boolean, true) AS look_ahead, (summary->>'expected')::int AS expected,
+                       (summary->>'forecast_file')::int AS forecast_file
                 FROM batches WHERE id = \(batchID)
                 """)
             guard let batch = batches.first else { throw ReceptionError.notFound("no batch with id \(batchID)") }
@@ -242,7 +243,8 @@ public enum BatchRun {
             let lookAhead: BatchForecast.Summary
             if try batch.decode("look_ahead", as: Bool.self) {
                 let built = try await BatchForecast.build(for: current, batchID: batchID, period: period, today: today,
-                                                          expected: try batch.decode("expected", as: Int?.self), on: connection)
+                                                          expected: try batch.decode("expected", as: Int?.self),
+                                                          file: try batch.decode("forecast_file", as: Int?.self), on: connection)
                 instance.forecast = built.forecast
                 lookAhead = built.summary
             } else {

@@ -27,7 +27,8 @@ public struct NewCase: Sendable, Equatable {
     /// The latest reception date of an anvisning that names none: two months after it. The
     /// database's generated column `cases.latest_reception_on` (sql/013_anvisningar.sql) is the
     /// rule for registered cases; this is the same rule for households that are never stored
-    /// (``YearSimulation``), and LatestReceptionRuleTests holds the two to the same dates.
+    /// (``YearSimulation``), and YearSimulationTests' theDefaultLatestReceptionDateIsTheDatabasesToo holds
+    /// the two to the same dates.
     public static func defaultLatestReception(after anvisning: CalendarDay) -> CalendarDay {
         anvisning.adding(months: 2) ?? anvisning
     }

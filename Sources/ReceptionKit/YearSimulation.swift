@@ -13,7 +13,9 @@ import Postgres
 ///   (``CapacityPlan/released(_:quota:by:)``) less what earlier batches used;
 /// - ``DeadlineFirst``: households due before the next batch are placed first;
 /// - with look-ahead, ``BatchForecast``'s forecast: the last 12 months of anvisningar
-///   (the year before, then this year's so far) resampled to the remaining persons quota.
+///   (the year before, then this year's so far) resampled, as many as its rule expects.
+/// One difference: the deadline rule's next batch is `Settings.every` days away (batches on
+/// the database take a week).
 /// A proposal is taken as received on the batch's day (an officer confirms it).
 ///
 /// Score: every placement is valued at the hindsight instance's scores (waiting counted to the
@@ -57,7 +59,8 @@ public enum YearSimulation {
         /// Placed after their latest reception date.
         public var receivedLate: Int
         /// Due before a batch's next batch and left waiting by it although what was released and
-        /// free after it would have held them somewhere they may go: the deadline rule failed.
+        /// free after it would have held them somewhere they may go (received late or never): the
+        /// deadline rule failed, or was off (`Settings.deadlineRule`).
         public var lateDespiteCapacity: Int
         /// Still waiting when the year ends, and of those how many past their latest date.
         public var waitingAtEnd: Int
@@ -124,13 +127,15 @@ public enum YearSimulation {
         return days
     }
 
-    public static func run(_ year: SimulatedYear, settings: Settings = Settings(), progress: Progress? = nil) async throws -> Outcome {
+    /// `solve` is the engine (the tests give it a faulty one, to see the invariants fire).
+    public static func run(_ year: SimulatedYear, settings: Settings = Settings(), progress: Progress? = nil,
+                           solve: @escaping BatchRun.Solve = solve) async throws -> Outcome {
         let started = ContinuousClock.now
         let days = batchDays(period: year.period, every: settings.every)
         let whole = hindsightInstance(year)
         async let hindsight = Solver(timeLimit: 4 * settings.timeLimit, effort: 4).solveOnOwnThread(whole)
-        async let plain = replay(year, strategy: .plain, days: days, settings: settings, progress: progress)
-        async let ahead = replay(year, strategy: .lookAhead, days: days, settings: settings, progress: progress)
+        async let plain = replay(year, strategy: .plain, days: days, settings: settings, progress: progress, solve: solve)
+        async let ahead = replay(year, strategy: .lookAhead, days: days, settings: settings, progress: progress, solve: solve)
         let best = try await hindsight
         let persons = Dictionary(uniqueKeysWithValues: year.households.enumerated().map { (String($0.offset), $0.element.persons) })
         let outcome = Hindsight(objective: best.objective, bound: best.bound, householdsPlaced: best.assignments.count,
@@ -153,12 +158,12 @@ public enum YearSimulation {
     }
 
     /// The solve of each batch: on a thread of its own, until the engine's budgets are spent.
-    static let solve: BatchRun.Solve = { instance, timeLimit, _, _ in
+    public static let solve: BatchRun.Solve = { instance, timeLimit, _, _ in
         try await Solver(timeLimit: timeLimit, stopping: .budget).solveOnOwnThread(instance)
     }
 
     static func replay(_ year: SimulatedYear, strategy: Strategy, days: [CalendarDay], settings: Settings,
-                       progress: Progress?) async throws -> Replay {
+                       progress: Progress?, solve: BatchRun.Solve) async throws -> Replay {
         let households = year.households
         let municipalities = year.municipalities
         let position = Dictionary(municipalities.enumerated().map { ($1.code, $0) }, uniquingKeysWith: { first, _ in first })
@@ -247,7 +252,7 @@ public enum YearSimulation {
             for i in waiting where households[i].latestOn < nextBatch && !lateDespiteCapacity.contains(i) {
                 let excluded = Set(households[i].household.excluded)
                 let fits = municipalities.indices.contains { m in
-                    !excluded.contains(municipalities[m].code)
+                    !excluded.contains(municipalities[m].code) && scores.score(case: i, in: municipalities[m].code) != nil
                         && demand[i].allSatisfy { dimension, units in units <= free(m, dimension, on: day) }
                 }
                 if fits { lateDespiteCapacity.insert(i) }

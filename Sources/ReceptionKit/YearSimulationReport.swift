@@ -87,7 +87,7 @@ extension YearSimulation.Outcome: Encodable {
             ("Households placed", { String($0.householdsPlaced) }, String(hindsight.householdsPlaced)),
             ("Persons placed", { String($0.personsPlaced) }, String(hindsight.personsPlaced)),
             ("Received after latest date", { String($0.receivedLate) }, "–"),
-            ("  of them with capacity in time", { String($0.lateDespiteCapacity) }, "–"),
+            ("Left waiting when due, with room", { String($0.lateDespiteCapacity) }, "–"),
             ("Waiting at year end", { String($0.waitingAtEnd) }, String(year.households.count - hindsight.householdsPlaced)),
             ("  of them past latest date", { String($0.overdueAtEnd) }, "–"),
             ("Placed first by the deadline rule", { String($0.placedDueFirst) }, "–"),
@@ -122,7 +122,7 @@ extension YearSimulation.Outcome: Encodable {
         let bars = [("Plain weekly batches", share(plain), "plain"), ("With look-ahead", share(lookAhead), "ahead"),
                     ("Hindsight (the year at once)", 1.0, "hindsight")]
         let barWidth = 420, labelWidth = 220
-        let low = max(0, min(share(plain), share(lookAhead)) - 0.1)
+        let low = min(0.9, max(0, min(share(plain), share(lookAhead)) - 0.1))
         func width(_ share: Double) -> Int { Int((share - low) / (1 - low) * Double(barWidth)) }
         var scoreBars = ""
         for (index, bar) in bars.enumerated() {
@@ -137,7 +137,7 @@ extension YearSimulation.Outcome: Encodable {
         let rows = [("Households placed", plain.householdsPlaced, lookAhead.householdsPlaced, String(hindsight.householdsPlaced)),
                     ("Persons placed", plain.personsPlaced, lookAhead.personsPlaced, String(hindsight.personsPlaced)),
                     ("Received after their latest date", plain.receivedLate, lookAhead.receivedLate, "–"),
-                    ("… although capacity existed in time", plain.lateDespiteCapacity, lookAhead.lateDespiteCapacity, "–"),
+                    ("Left waiting when due although capacity existed", plain.lateDespiteCapacity, lookAhead.lateDespiteCapacity, "–"),
                     ("Waiting at year end", plain.waitingAtEnd, lookAhead.waitingAtEnd, String(year.households.count - hindsight.householdsPlaced)),
                     ("… past their latest date", plain.overdueAtEnd, lookAhead.overdueAtEnd, "–"),
                     ("Placed first by the deadline rule", plain.placedDueFirst, lookAhead.placedDueFirst, "–"),
@@ -166,30 +166,14 @@ extension YearSimulation.Outcome: Encodable {
                 """
         }
         let broken = plain.violations + lookAhead.violations
-        return """
-            <!DOCTYPE html>
-            <html lang="en">
-            <head>
-            <meta charset="utf-8">
-            <meta name="viewport" content="width=device-width, initial-scale=1">
-            <title>\(h(title)) \(year.period)</title>
-            <style>
-            body { font-family: system-ui, sans-serif; margin: 2rem; color: #1d2733; max-width: 72rem; }
-            h1 { font-size: 1.5rem; margin-bottom: 0.2rem; } h2 { font-size: 1.15rem; margin-top: 2rem; }
-            p.meta { color: #5b6875; margin-top: 0; }
-            svg text { font-size: 13px; fill: #1d2733; }
+        let style = """
+            body { max-width: 72rem; } h2 { font-size: 1.15rem; margin-top: 2rem; }
             rect.plain { fill: #d9822b; } rect.ahead { fill: #2e6db4; } rect.hindsight { fill: #9aa5b1; }
             table { border-collapse: collapse; margin-top: 1rem; }
-            th, td { padding: 0.35rem 0.7rem; border-bottom: 1px solid #e3e8ee; text-align: left; }
-            td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
-            figure.month { display: inline-block; margin: 0.5rem 1rem 0.5rem 0; } figure.month figcaption { font-size: 0.9rem; }
-            line.axis { stroke: #9aa5b1; } polyline { fill: none; stroke-width: 2.5; }
-            polyline.plan { stroke: #9aa5b1; stroke-width: 2; stroke-dasharray: 5 4; } polyline.plain { stroke: #d9822b; } polyline.ahead { stroke: #2e6db4; }
-            .legend span { display: inline-block; width: 0.9rem; height: 0.9rem; vertical-align: middle; margin: 0 0.3rem 0 1rem; }
+            polyline.plain, polyline.ahead { fill: none; stroke-width: 2.5; } polyline.plain { stroke: #d9822b; } polyline.ahead { stroke: #2e6db4; }
             .broken { color: #b03a2e; font-weight: 600; }
-            </style>
-            </head>
-            <body>
+            """
+        return HTMLPage.document(title: "\(title) \(year.period)", style: style, body: """
             <h1>\(h(title)) \(year.period)</h1>
             <p class="meta">\(h(headline)) A simulation: no live case was read or written.</p>
             <h2>Score as a share of hindsight</h2>
@@ -206,9 +190,6 @@ extension YearSimulation.Outcome: Encodable {
             <p class="legend">Cumulative persons: <span style="background:#9aa5b1"></span>released by the plan <span style="background:#d9822b"></span>received, plain batches <span style="background:#2e6db4"></span>received, with look-ahead</p>
             \(charts)
             \(broken.isEmpty ? "" : "<p class=\"broken\">Invariants broken:</p><ul>" + broken.map { "<li>\(h($0))</li>" }.joined() + "</ul>")
-            </body>
-            </html>
-
-            """
+            """)
     }
 }

@@ -38,7 +38,8 @@ struct BatchCommand: AsyncParsableCommand {
             than 20 arrivals in the last 12 months there is no forecast, and the batch
             says so — unless the officer supplies one: --forecast FILE, households
             expected later this period in the import format (reception case import
-            --help; ref is any label, dates are ignored), used as they are, or
+            --help; ref labels each household, once; dates may be any in the period
+            and are not used), used as they are, or
             --expected N of them drawn from the file. --no-look-ahead places as if no
             one else were coming.
             """,
@@ -64,7 +65,7 @@ struct BatchCommand: AsyncParsableCommand {
         @Flag(name: .customLong("dry-run"), help: "Show what would be proposed; write no proposals.") var dryRun = false
         @Flag(name: .customLong("no-wait"), help: "Return once the batch is queued.") var noWait = false
         @Flag(name: .customLong("no-look-ahead"), help: "Place as if this batch were the last of the period: no forecast of the households still expected.") var noLookAhead = false
-        @Option(help: ArgumentHelp("Households still expected this period, for the look-ahead; default: as many as the remaining quota leaves.", valueName: "n")) var expected: Int?
+        @Option(help: ArgumentHelp("Households still expected this period, for the look-ahead; default: as many as the remaining quota leaves or the last 12 months' pace brings, whichever is more.", valueName: "n")) var expected: Int?
         @Option(help: ArgumentHelp("Households expected later this period (CSV or JSON in the import format): the look-ahead's forecast, instead of the last 12 months resampled.", valueName: "file"))
         var forecast: String?
         @OptionGroup var connection: ConnectionOptions
@@ -81,10 +82,11 @@ struct BatchCommand: AsyncParsableCommand {
 
         func run() async throws {
             let database = try await connection.connect()
+            let period = try await ReceptionClock.period(self.period, on: database)
             var expectedHouseholds: [PlacementInstance.Case] = []
-            if let forecast { expectedHouseholds = try await Self.readForecast(forecast, json: output.json, on: database) }
+            if let forecast { expectedHouseholds = try await Self.readForecast(forecast, period: period, json: output.json, on: database) }
             let requested = try await Batches.request(
-                period: try await ReceptionClock.period(period, on: database), municipalities: municipalities.isEmpty ? nil : municipalities,
+                period: period, municipalities: municipalities.isEmpty ? nil : municipalities,
                 timeLimit: timeLimit, dryRun: dryRun, lookAhead: !noLookAhead, expected: expected, forecast: expectedHouseholds,
                 on: database)
             if noWait {
@@ -115,19 +117,12 @@ struct BatchCommand: AsyncParsableCommand {
         }
 
         /// The officer's forecast file, validated as an import is: every problem named, exit 65.
-        static func readForecast(_ file: String, json: Bool, on database: Connection) async throws -> [PlacementInstance.Case] {
-            let data: [UInt8]
-            do throws(ImportFile.ReadError) {
-                data = try ImportFile.contents(atPath: file)
-            } catch {
-                switch error {
-                case .tooLarge:
-                    try ProblemReport.fail(InvalidInput([ValidationProblem(.file, field: "", reason: error.description)]), json: json)
-                case .unreadable(let reason):
-                    throw CLIError("cannot read \(file): \(reason)", exitCode: ExitCodes.noInput)
-                }
-            }
-            let contents = CaseImport.read(data, format: CaseImport.Format(path: file)!, rules: try await CaseRules.load(on: database))
+        static func readForecast(_ file: String, period: Int, json: Bool, on database: Connection) async throws -> [PlacementInstance.Case] {
+            let data = try ProblemReport.readImportFile(file, json: json)
+            // Expected households: their dates (not used) may be any day of the period.
+            var rules = try await CaseRules.load(on: database)
+            rules.today = max(rules.today, CalendarDay(year: period, month: 12, day: 31) ?? rules.today)
+            let contents = CaseImport.read(data, format: CaseImport.Format(path: file)!, rules: rules)
             if !contents.problems.isEmpty { try ProblemReport.fail(InvalidInput(contents.problems), json: json) }
             guard contents.entries.count <= BatchForecast.maximumExpected else {
                 try ProblemReport.fail(InvalidInput([ValidationProblem(.file, field: "",

@@ -111,7 +111,7 @@ struct SimulateCommand: AsyncParsableCommand {
     static func days(_ text: String) -> Int? {
         let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
         let (digits, unit) = trimmed.last.map { $0.isLetter ? (String(trimmed.dropLast()), $0) : (trimmed, "d") } ?? ("", "d")
-        guard let count = Int(digits), count > 0 else { return nil }
+        guard digits.count <= 3, let count = Int(digits), count > 0 else { return nil }
         let days: Int
         switch unit {
         case "d": days = count
@@ -125,17 +125,7 @@ struct SimulateCommand: AsyncParsableCommand {
         var year = SimulatedYear.generated(households: households, seed: seed, period: period ?? Self.generatedPeriod,
                                            capacityShare: capacityShare)
         if let arrivals {
-            let data: [UInt8]
-            do throws(ImportFile.ReadError) {
-                data = try ImportFile.contents(atPath: arrivals)
-            } catch {
-                switch error {
-                case .tooLarge:
-                    try ProblemReport.fail(InvalidInput([ValidationProblem(.file, field: "", reason: error.description)]), json: output.json)
-                case .unreadable(let reason):
-                    throw CLIError("cannot read \(arrivals): \(reason)", exitCode: ExitCodes.noInput)
-                }
-            }
+            let data = try ProblemReport.readImportFile(arrivals, json: output.json)
             do {
                 year = try year.withArrivals(data, format: CaseImport.Format(path: arrivals)!,
                                              file: URL(fileURLWithPath: arrivals).lastPathComponent)

@@ -30,7 +30,9 @@ struct LookAheadBatchTests {
     @Test func aBatchForecastsWhatTheRemainingQuotaLeaves() async throws {
         try await TestDatabase.withMigratedDatabase { url in
             let db = try await Connection.connect(url)
-            // 3 × 60 persons of quota, 24 households of 3 waiting: 108 persons, 36 households, to come.
+            // 3 × 60 persons of quota, 24 households of 3 waiting: 108 persons, 36 households, to
+            // come — more than the last 12 months' pace brings in the 35 days left.
+            try await ReceptionClock.fix(today: CalendarDay(year: 2026, month: 11, day: 26)!, on: db)
             try await seed(db, households: 24, personsQuota: 60)
             let summary = try await run(db)
             let forecast = try #require(summary.forecast)
@@ -103,11 +105,13 @@ struct LookAheadBatchTests {
             #expect(whole.used && whole.fromFile == true && whole.expected == 8 && whole.history == 8, "\(whole)")
             let drawn = try #require(try await run(expected: 3).forecast)
             #expect(drawn.used && drawn.fromFile == true && drawn.expected == 3 && drawn.expectedGiven, "\(drawn)")
-            // What the engine was given: the file's households, needs included.
-            let stored = try await db.query("""
-                SELECT count(*) AS n, count(*) FILTER (WHERE needs = '{"trauma_care": 1}') AS care FROM batch_forecast_households
-                """)[0]
-            #expect(try stored.decode("n", as: Int.self) == 16 && stored.decode("care", as: Int.self) == 2)
+            // What the engine is given: the file's households, needs included.
+            let batch = try await Batches.request(period: WorkflowFixture.period, municipalities: nil, timeLimit: 1, dryRun: true,
+                                                  forecast: file, on: db)
+            let snapshot = try await BatchRun.load(batchID: batch.id, on: db)
+            #expect(snapshot.instance.forecast.count == 8)
+            #expect(snapshot.instance.forecast.filter { $0.needs == ["trauma_care": 1] }.count == 1)
+            #expect(snapshot.instance.forecast.allSatisfy { $0.members.map(\.age) == [30, 4] && $0.language == "ar" })
         }
     }
 
@@ -117,6 +121,7 @@ struct LookAheadBatchTests {
             let worker = try await ground.logins.connect(.worker)
             let auditor = try await ground.logins.connect(.auditor)
             for bad in [#"{"ages": [30]}"#, #"[{"ages": [200]}]"#, #"[{"ages": []}]"#, #"[{"ages": ["x"]}]"#, #"[{"ages": 30}]"#,
+                        #"[{"ages": [null]}]"#, #"[{"ages": [30], "occupations": [null]}]"#, #"[{"ages": [30], "needs": {"trauma_care": 1e30}}]"#,
                         #"[{"ages": [30], "needs": {"no_such_need": 1}}]"#, #"[{"ages": [30], "needs": {"trauma_care": 0}}]"#] {
                 await expectRefused("SELECT request_batch(2026, false, 5, '{}', true, NULL, \(bad)::jsonb)", on: officer, .invalidParameterValue)
             }
@@ -132,7 +137,14 @@ struct LookAheadBatchTests {
                 await expectRefused("UPDATE batch_forecast_households SET ages = '{1}' WHERE batch_id = \(requested.id)", on: login, .insufficientPrivilege)
                 await expectRefused("DELETE FROM batch_forecast_households WHERE batch_id = \(requested.id)", on: login, .insufficientPrivilege)
             }
+            // Not even the owner, once the request is made: no new household, none changed or removed, the count kept.
             await expectRefused("UPDATE batch_forecast_households SET ages = '{1}' WHERE batch_id = \(requested.id)", on: ground.admin, .raiseException)
+            await expectRefused("INSERT INTO batch_forecast_households (batch_id, position, ages) VALUES (\(requested.id), 2, '{30}')",
+                                on: ground.admin, .raiseException)
+            await expectRefused("DELETE FROM batch_forecast_households WHERE batch_id = \(requested.id)", on: ground.admin, .raiseException)
+            await expectRefused("""
+                UPDATE batches SET summary = summary || '{"forecast_file": 2}' WHERE id = \(requested.id)
+                """, on: ground.admin, .raiseException)
             await expectRefused(#"SELECT request_batch(2026, false, 5, '{}', true, NULL, '[{"ages": [30]}]')"#, on: worker, .insufficientPrivilege)
             await expectRefused("""
                 UPDATE batches SET summary = summary || '{"forecast_file": 99}' WHERE id = \(ground.runningBatch)
@@ -161,7 +173,8 @@ struct LookAheadBatchTests {
             #expect(try batches.decode("n", as: Int.self) == 0, "nothing was requested")
 
             let good = folder.appendingPathComponent("expected.json")
-            try Data(#"[{"ref": "E-1", "ages": [30, 4]}, {"ref": "E-2", "ages": [52], "needs": {"trauma_care": 1}}]"#.utf8).write(to: good)
+            // Expected later this period: a date after today is no problem.
+            try Data(#"[{"ref": "E-1", "ages": [30, 4], "anvisning": "2026-12-20"}, {"ref": "E-2", "ages": [52], "needs": {"trauma_care": 1}}]"#.utf8).write(to: good)
             let queued = try await Process.output(of: reception, ["batch", "run", "--forecast", good.path, "--dry-run", "--no-wait", "--database-url", url])
             #expect(queued.status == 0, "\(queued.output)")
             let stored = try await db.query("SELECT count(*) AS n FROM batch_forecast_households")[0]

@@ -77,6 +77,46 @@ struct YearSimulationTests {
         #expect(unruled.plain.lateDespiteCapacity == 0 && ruled.plain.lateDespiteCapacity == 0, "A holds the only place: B fitted nowhere")
     }
 
+    /// The invariants are checked, not assumed: an engine that places beyond the capacity it was
+    /// given, or leaves due households waiting though they fit, is caught.
+    @Test func aFaultyEngineIsCaughtOverbookingOrMissingADeadline() async throws {
+        let year = Self.year(persons: 1, households: [("A", "2027-01-01", "2027-01-05"), ("B", "2027-01-01", "2027-01-05")])
+        let overbooking: BatchRun.Solve = { instance, limit, stopping, progress in
+            var roomy = instance
+            for m in roomy.municipalities.indices { roomy.municipalities[m].capacity = roomy.municipalities[m].capacity.mapValues { $0 + 10 } }
+            return try await YearSimulation.solve(roomy, limit, stopping, progress)
+        }
+        let overbooked = try await YearSimulation.run(year, settings: .init(timeLimit: 2), solve: overbooking)
+        #expect(overbooked.plain.violations.contains { $0.contains("2480 uses 2 persons, its plan has released 1") }, "\(overbooked.plain.violations)")
+
+        let idle: BatchRun.Solve = { instance, limit, stopping, progress in
+            let real = try await YearSimulation.solve(instance, limit, stopping, progress)
+            return PlacementResult(objective: 0, bound: real.bound, assignments: [], unplaced: [], stats: real.stats)
+        }
+        let missed = try await YearSimulation.run(year, settings: .init(timeLimit: 2), solve: idle)
+        #expect(missed.plain.lateDespiteCapacity == 2 && missed.plain.violations.isEmpty)
+        let kept = try await YearSimulation.run(year, settings: .init(timeLimit: 2))
+        #expect(kept.plain.lateDespiteCapacity == 0 && kept.plain.householdsPlaced == 1)
+    }
+
+    /// sql/015's capacity_released and CapacityPlan.released give the same units on every day.
+    @Test func aPlansReleaseIsTheDatabasesToo() async throws {
+        try await TestDatabase.withMigratedDatabase { url in
+            let db = try await Connection.connect(url)
+            try await WorkflowFixture.seed(on: db, cases: 0, personsQuota: 30)
+            let releases = try CapacityPlan.parse(["persons=4/month", "persons=5@2026-03-15"], period: WorkflowFixture.period)
+            _ = try await CapacityPlan.set(municipality: "2480", period: WorkflowFixture.period, plans: releases, on: db)
+            let first = CalendarDay(year: WorkflowFixture.period, month: 1, day: 1)!
+            for offset in stride(from: 0, to: 365, by: 9) {
+                let day = first.adding(days: offset)!
+                let database = try await db.query("""
+                    SELECT capacity_released('2480', \(WorkflowFixture.period)::int, 'persons', 30, \(day)) AS released
+                    """)[0].decode("released", as: Int.self)
+                #expect(database == CapacityPlan.released(releases["persons"]!, quota: 30, by: day), "\(day)")
+            }
+        }
+    }
+
     @Test func aFileOfAnvisningarIsReplayedAndItsProblemsNamed() throws {
         let year = SimulatedYear.generated(households: 20, seed: 1, period: 2027)
         let good = """
@@ -107,6 +147,17 @@ struct YearSimulationTests {
             let text = problems.map { "\($0)" }
             return problems.count == 3 && text[0].contains("line 2") && text[0].contains("family_ties") && text[0].contains("0180")
                 && text[1].contains("line 3") && text[1].contains("ages") && text[2].contains("line 4")
+        }
+        // A replay needs each household's anvisning date: the import's default (its arrival) will not do.
+        #expect {
+            try year.withArrivals(Array("ref,ages,arrived,anvisning\nS-1,34,2027-01-05,\nS-2,30,2027-01-05,2027-01-09\n".utf8),
+                                  format: .csv, file: "arrivals.csv")
+        } throws: { error in
+            let problems = (error as? InvalidInput)?.problems ?? []
+            return problems.count == 1 && "\(problems[0])".contains("line 2") && problems[0].field == "anvisning"
+        }
+        #expect(throws: InvalidInput.self) {
+            try year.withArrivals(Array("ref,ages\nS-1,34\n".utf8), format: .csv, file: "arrivals.csv")
         }
     }
 
