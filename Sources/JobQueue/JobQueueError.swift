@@ -13,6 +13,8 @@ public enum JobQueueError: Error, Sendable, CustomStringConvertible, Equatable {
     case leaseLost(jobID: Int64)
     /// The jobs table does not exist.
     case notMigrated
+    /// The login may not work the queue (it may not stage jobs): it would claim nothing.
+    case notPermitted
     /// A worker configuration that cannot work: no queue, no slot, a too short lease, or a
     /// database that refuses the connection for good (wrong database, role or password).
     case invalidConfiguration(String)
@@ -34,6 +36,7 @@ public enum JobQueueError: Error, Sendable, CustomStringConvertible, Equatable {
         case .invalidConfiguration(let why): "invalid worker configuration: \(why)"
         case .databaseUnreachable(let why): "the database could not be reached: \(why)"
         case .notMigrated: "the jobs table does not exist: the database is not migrated"
+        case .notPermitted: "this login may not work the queue (the database does not let it stage jobs): it would claim nothing"
         case .notAllowed(let id, let state, let action): "job \(id) is \(state.rawValue): cannot \(action) it"
         case .busy(let id): "job \(id) is committing its result at this moment (its row stayed locked for 2 s) and was not cancelled; look at the job again in a moment"
         }

@@ -308,6 +308,13 @@ enum JobStatements {
 
     static let isMigrated: Query = "SELECT to_regclass('jobs') IS NOT NULL AS present"
 
+    /// Whether this login may work the queue: staging is the workers' alone (sql/011), so a
+    /// login that may not execute it would claim nothing, for ever.
+    static let mayWork: Query = """
+        SELECT CASE WHEN to_regprocedure('jobs_stage(integer)') IS NULL THEN false
+                    ELSE has_function_privilege(to_regprocedure('jobs_stage(integer)'), 'EXECUTE') END AS may_work
+        """
+
     /// The queued or running job that holds a unique key.
     static func holder(ofUniqueKey key: String) -> Query {
         """

@@ -98,12 +98,14 @@ final class WorkerRuntime: Sendable {
     func run() async throws {
         // Started with SIGTERM pending or the database down: the start ends on graceful
         // shutdown too, not only the loops.
-        let present = try await cancelWhenGracefulShutdown {
+        let (present, mayWork) = try await cancelWhenGracefulShutdown {
             try await self.claimDatabase.run(giveUpAfter: self.configuration.startupRetryBudget) { connection in
-                try await connection.query(JobStatements.isMigrated)[0].decode("present", as: Bool.self)
+                let present = try await connection.query(JobStatements.isMigrated)[0].decode("present", as: Bool.self)
+                return (present, present ? try await connection.query(JobStatements.mayWork)[0].decode("may_work", as: Bool.self) : false)
             }
         }
         guard present else { throw JobQueueError.notMigrated }
+        guard mayWork else { throw JobQueueError.notPermitted }
         logger.info("worker started", metadata: [
             "worker.queues": "\(configuration.queues.joined(separator: ","))",
             "worker.concurrency": "\(configuration.concurrency)",

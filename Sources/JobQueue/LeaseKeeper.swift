@@ -60,16 +60,23 @@ struct LeaseKeeper: Sendable {
         }
         let held = Set(rows.filter(\.held).map(\.id))
         let cancelled = Set(rows.filter(\.cancelled).map(\.id))
-        let extended = rows.filter(\.extended).count
+        let extended = rows.filter(\.extended).map(\.id)
+        // A job claimed ahead that is no longer this worker's never starts here.
+        let dropped = prefetched.drop(Set(waiting).subtracting(held))
         var stopped = 0
         for job in running where !held.contains(job.id) {
             // Only the start this heartbeat saw: the job may since have finished, or been
             // handed back and claimed again.
             if slots.interrupt(job.id, .lost(cancelledByOperator: cancelled.contains(job.id)), token: job.token) { stopped += 1 }
         }
-        logger.trace("extended leases", metadata: ["jobs.count": "\(extended)", "jobs.held": "\(held.count)"])
-        if stopped > 0 {
-            logger.warning("stopping the handlers of jobs this worker no longer holds (cancelled by an operator, or rescued by another worker)", metadata: ["jobs.count": "\(stopped)"])
+        // Which leases: job ids (the first 100), never arguments.
+        logger.debug("extended leases", metadata: [
+            "jobs.count": "\(extended.count)", "jobs.held": "\(held.count)",
+            "jobs.ids": "\(extended.prefix(100).map(String.init).joined(separator: ","))\(extended.count > 100 ? ",…" : "")",
+        ])
+        if stopped > 0 || dropped > 0 {
+            logger.warning("stopping the handlers of jobs this worker no longer holds (cancelled by an operator, or rescued by another worker)",
+                           metadata: ["jobs.count": "\(stopped)", "jobs.prefetched_dropped": "\(dropped)"])
         }
         await reportPresence(running: running.count)
     }

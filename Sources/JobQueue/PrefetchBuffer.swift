@@ -39,6 +39,17 @@ final class PrefetchBuffer: Sendable {
         }
     }
 
+    /// Forgets the waiting jobs of `ids`: no longer this worker's (cancelled by an operator, or
+    /// rescued by another worker), they must not start here. Returns how many it forgot.
+    func drop(_ ids: Set<Int64>) -> Int {
+        guard !ids.isEmpty else { return 0 }
+        return waiting.withLock { waiting in
+            let before = waiting.count
+            waiting.removeAll { ids.contains($0.job.id) }
+            return before - waiting.count
+        }
+    }
+
     /// Takes the jobs that waited longer than `hold`, to be handed back.
     func takeExpired() -> [ClaimedJob] {
         let limit = ContinuousClock.now - hold

@@ -179,6 +179,9 @@ struct Receptiond: AsyncParsableCommand {
             case .notMigrated:
                 logger.critical("\(error)", metadata: ["hint": "run `reception db migrate` against this database first (or check that --database-url names the right one)"])
                 throw ExitCode(78)
+            case .notPermitted:
+                logger.critical("\(error)", metadata: ["hint": "log in as a worker login, one IN ROLE reception_worker (README: Roles and logins)"])
+                throw ExitCode(78)
             case .invalidConfiguration:
                 logger.critical("\(error)", metadata: ["hint": "check --database-url or RECEPTION_DATABASE_URL (database, role, password, pg_hba.conf), and that the database is migrated"])
                 throw ExitCode(78)

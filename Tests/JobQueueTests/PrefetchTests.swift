@@ -40,4 +40,31 @@ struct PrefetchTests {
             #expect(try await QueueTest.count(connection, "SELECT count(*) FROM jobs WHERE state = 'succeeded' AND attempt = 1") == 500)
         }
     }
+
+    /// A job claimed ahead that an operator cancels while it waits for a slot never starts.
+    @Test func aPrefetchedJobCancelledWhileItWaitsNeverStarts() async throws {
+        try await QueueTest.withDatabase { url, connection in
+            let long = try await connection.enqueue(try NewJob(SpinJob.self, arguments: .init(), priority: 10))
+            let log = RunLog()
+            var registry = JobRegistry()
+            registry.register(SpinJob(stopped: RunLog()))
+            registry.register(RecordJob(log: log))
+            try await QueueTest.withWorker(url, registry, { $0.concurrency = 1; $0.prefetch = 10; $0.prefetchHold = .seconds(60); $0.leaseDuration = .milliseconds(1500) }) {
+                try await QueueTest.waitUntil("the long job runs") { try await QueueTest.state(of: long.id, connection) == .running }
+                let waiting = try await connection.enqueue(NewJob(kind: RecordJob.kind))
+                let other = try await connection.enqueue(NewJob(kind: RecordJob.kind))
+                // Claimed ahead of the busy slot: running, leased to the worker, not started.
+                try await QueueTest.waitUntil("both are claimed ahead") {
+                    try await QueueTest.count(connection, "SELECT count(*) FROM jobs WHERE kind = 'test.record' AND state = 'running'") == 2
+                }
+                _ = try await JobAdmin(connection).cancel(waiting.id)
+                // Two heartbeats later the slot frees: only the other one runs.
+                try await Task.sleep(for: .milliseconds(1500 / 3 * 2 + 300))
+                _ = try await JobAdmin(connection).cancel(long.id)
+                try await QueueTest.waitUntil("the other job ran") { try await QueueTest.state(of: other.id, connection) == .succeeded }
+                #expect(log.ids == [other.id], "the cancelled job never started: \(log.ids)")
+                #expect(try await QueueTest.state(of: waiting.id, connection) == .cancelled)
+            }
+        }
+    }
 }

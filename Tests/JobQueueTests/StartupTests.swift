@@ -64,4 +64,16 @@ struct StartupTests {
         let status = await daemon.waitForExit(timeout: .seconds(25))
         #expect(status == 0, "\(daemon.log)")
     }
+
+    /// A login the database does not let work the queue (an officer's, say) would claim nothing
+    /// for ever: a configuration error, said at once.
+    @Test func aLoginThatMayNotWorkTheQueueExits78() async throws {
+        try await TestDatabase.withMigratedDatabase { url in
+            try await TestLogins.with(database: url) { logins in
+                let daemon = try DaemonProcess(url: logins.url(.officer), [])
+                #expect(await daemon.waitForExit(timeout: .seconds(20)) == 78, "\(daemon.log)")
+                #expect(daemon.log.contains("may not work the queue") && daemon.log.contains("reception_worker"), "\(daemon.log)")
+            }
+        }
+    }
 }
