@@ -43,6 +43,59 @@ struct DaemonTests {
         }
     }
 
+    /// An operator's cancel reaches the handler of a running job in a real daemon: it stops,
+    /// nothing is written, and the daemon goes on with other jobs.
+    @Test func anOperatorsCancelStopsTheDaemonsRunningHandler() async throws {
+        try await QueueTest.withDatabase { url, connection in
+            try await connection.enqueue(Self.effectJobs(1, sleepMilliseconds: 60_000))
+            let daemon = try DaemonProcess(url: url, ["--lease", "3s"])
+            try await QueueTest.waitUntil("the job runs") {
+                try await QueueTest.count(connection, "SELECT count(*) FROM jobs WHERE state = 'running'") == 1
+            }
+            let job = try #require(try await JobAdmin(connection).list().first)
+            _ = try await JobAdmin(connection).cancel(job.id)
+            try await QueueTest.waitUntil("the daemon stops the handler") {
+                daemon.log.contains("stopping the handlers of jobs this worker no longer holds")
+            }
+            try await connection.enqueue(Self.effectJobs(1))
+            try await QueueTest.waitUntil("the next job took effect") {
+                try await QueueTest.count(connection, "SELECT count(*) FROM testing_effects") == 1
+            }
+            #expect(try await QueueTest.state(of: job.id, connection) == .cancelled)
+            #expect(try await QueueTest.count(connection, "SELECT count(*) FROM testing_effects WHERE job_id = \(job.id)") == 0)
+            daemon.signal(SIGTERM)
+            #expect(await daemon.waitForExit() == 0, "\(daemon.log)")
+        }
+    }
+
+    /// A daemon that could not heartbeat (stopped with SIGSTOP past its lease) finds, once it
+    /// runs again, that its job was rescued and run elsewhere: it stops its own handler, and the
+    /// job's effect happens once.
+    @Test func aDaemonThatLostItsLeaseStopsItsHandlerAndTheJobTakesEffectOnce() async throws {
+        try await QueueTest.withDatabase { url, connection in
+            try await connection.enqueue(Self.effectJobs(1, sleepMilliseconds: 60_000, slowAttempts: 1))
+            let first = try DaemonProcess(url: url, ["--lease", "2s"])
+            try await QueueTest.waitUntil("the job runs") {
+                try await QueueTest.count(connection, "SELECT count(*) FROM jobs WHERE state = 'running'") == 1
+            }
+            first.signal(SIGSTOP)
+            let second = try DaemonProcess(url: url, ["--lease", "2s"])
+            try await QueueTest.waitUntil("the job was rescued and succeeded elsewhere") {
+                try await QueueTest.count(connection, "SELECT count(*) FROM jobs WHERE state = 'succeeded'") == 1
+            }
+            first.signal(SIGCONT)
+            try await QueueTest.waitUntil("the first daemon stops its handler") {
+                first.log.contains("stopping the handlers of jobs this worker no longer holds")
+            }
+            #expect(try await QueueTest.count(connection, "SELECT count(*) FROM testing_effects") == 1)
+            #expect(try await QueueTest.count(connection, "SELECT count(*) FROM testing_effects WHERE pid = \(Int(second.pid)) AND attempt = 2") == 1)
+            for daemon in [first, second] {
+                daemon.signal(SIGTERM)
+                #expect(await daemon.waitForExit() == 0, "\(daemon.log)")
+            }
+        }
+    }
+
     @Test func sigtermLetsRunningJobsFinishAndLosesNothing() async throws {
         try await QueueTest.withDatabase { url, connection in
             // 40 jobs of 2 s at 5 at a time take 16 s: SIGTERM lands long before the last, even
