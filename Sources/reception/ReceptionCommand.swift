@@ -87,6 +87,8 @@ struct ReceptionCommand: AsyncParsableCommand {
 
     static func describe(_ error: PostgresError) -> String {
         switch error {
+        case .connectionFailed(let reason) where error.isConfigurationProblem:
+            "the database refused the connection: \(reason)\n(check the database, role and password in --database-url or RECEPTION_DATABASE_URL)"
         case .connectionFailed(let reason):
             "cannot reach the database: \(reason)\n(set --database-url or RECEPTION_DATABASE_URL; scripts/db start runs a local one)"
         case .server(let server) where server.sqlState == .undefinedTable:
@@ -99,6 +101,8 @@ struct ReceptionCommand: AsyncParsableCommand {
     }
 
     static func exitCode(for error: PostgresError) -> Int32 {
+        // A wrong database, role or password is configuration; a server that is not there, not reachable.
+        if error.isConfigurationProblem { return ExitCodes.configuration }
         if error.isConnectionProblem { return ExitCodes.unavailable }
         switch error.sqlState {
         case .insufficientPrivilege?: return ExitCodes.noPermission

@@ -58,8 +58,15 @@ struct PrefetchTests {
                     try await QueueTest.count(connection, "SELECT count(*) FROM jobs WHERE kind = 'test.record' AND state = 'running'") == 2
                 }
                 _ = try await JobAdmin(connection).cancel(waiting.id)
-                // Two heartbeats later the slot frees: only the other one runs.
-                try await Task.sleep(for: .milliseconds(1500 / 3 * 2 + 300))
+                // A heartbeat after the cancel (it extends the other's lease) sees it and forgets
+                // the job; the one after that starts only once that one has finished. No clock.
+                func lease() async throws -> String {
+                    try await connection.query("SELECT lease_expires_at::text AS l FROM jobs WHERE id = \(other.id)")[0].decode("l", as: String.self)
+                }
+                for _ in 0..<2 {
+                    let before = try await lease()
+                    try await QueueTest.waitUntil("a heartbeat") { try await lease() != before }
+                }
                 _ = try await JobAdmin(connection).cancel(long.id)
                 try await QueueTest.waitUntil("the other job ran") { try await QueueTest.state(of: other.id, connection) == .succeeded }
                 #expect(log.ids == [other.id], "the cancelled job never started: \(log.ids)")
