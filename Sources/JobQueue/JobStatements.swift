@@ -309,9 +309,10 @@ enum JobStatements {
     static let isMigrated: Query = "SELECT to_regclass('jobs') IS NOT NULL AS present"
 
     /// Whether this login may work the queue: staging is the workers' alone (sql/011), so a
-    /// login that may not execute it would claim nothing, for ever.
+    /// login that may not execute it would claim nothing, for ever. NULL: no staging at all,
+    /// the schema is not (wholly) migrated.
     static let mayWork: Query = """
-        SELECT CASE WHEN to_regprocedure('jobs_stage(integer)') IS NULL THEN false
+        SELECT CASE WHEN to_regprocedure('jobs_stage(integer)') IS NULL THEN NULL
                     ELSE has_function_privilege(to_regprocedure('jobs_stage(integer)'), 'EXECUTE') END AS may_work
         """
 

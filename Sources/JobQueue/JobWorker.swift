@@ -101,10 +101,10 @@ final class WorkerRuntime: Sendable {
         let (present, mayWork) = try await cancelWhenGracefulShutdown {
             try await self.claimDatabase.run(giveUpAfter: self.configuration.startupRetryBudget) { connection in
                 let present = try await connection.query(JobStatements.isMigrated)[0].decode("present", as: Bool.self)
-                return (present, present ? try await connection.query(JobStatements.mayWork)[0].decode("may_work", as: Bool.self) : false)
+                return (present, present ? try await connection.query(JobStatements.mayWork)[0].decode("may_work", as: Bool?.self) : nil)
             }
         }
-        guard present else { throw JobQueueError.notMigrated }
+        guard present, let mayWork else { throw JobQueueError.notMigrated }
         guard mayWork else { throw JobQueueError.notPermitted }
         logger.info("worker started", metadata: [
             "worker.queues": "\(configuration.queues.joined(separator: ","))",

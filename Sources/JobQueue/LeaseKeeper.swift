@@ -61,8 +61,12 @@ struct LeaseKeeper: Sendable {
         let held = Set(rows.filter(\.held).map(\.id))
         let cancelled = Set(rows.filter(\.cancelled).map(\.id))
         let extended = rows.filter(\.extended).map(\.id)
-        // A job claimed ahead that is no longer this worker's never starts here.
+        // A job claimed ahead that is no longer this worker's never starts here. It is handed
+        // back all the same: that changes nothing for a job cancelled or running elsewhere
+        // (a hand-back needs this worker's lease), and returns one this worker claimed again
+        // while the heartbeat was under way to the queue, rather than leave it leased to nobody.
         let dropped = prefetched.drop(Set(waiting).subtracting(held))
+        for job in dropped { completions.add(job, .handedBack(counted: false)) }
         var stopped = 0
         for job in running where !held.contains(job.id) {
             // Only the start this heartbeat saw: the job may since have finished, or been
@@ -74,9 +78,11 @@ struct LeaseKeeper: Sendable {
             "jobs.count": "\(extended.count)", "jobs.held": "\(held.count)",
             "jobs.ids": "\(extended.prefix(100).map(String.init).joined(separator: ","))\(extended.count > 100 ? ",…" : "")",
         ])
-        if stopped > 0 || dropped > 0 {
-            logger.warning("stopping the handlers of jobs this worker no longer holds (cancelled by an operator, or rescued by another worker)",
-                           metadata: ["jobs.count": "\(stopped)", "jobs.prefetched_dropped": "\(dropped)"])
+        if stopped > 0 {
+            logger.warning("stopping the handlers of jobs this worker no longer holds (cancelled by an operator, or rescued by another worker)", metadata: ["jobs.count": "\(stopped)"])
+        }
+        if !dropped.isEmpty {
+            logger.info("not starting jobs claimed ahead that this worker no longer holds (cancelled by an operator, or rescued by another worker)", metadata: ["jobs.count": "\(dropped.count)"])
         }
         await reportPresence(running: running.count)
     }

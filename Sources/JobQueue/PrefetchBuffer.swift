@@ -39,14 +39,14 @@ final class PrefetchBuffer: Sendable {
         }
     }
 
-    /// Forgets the waiting jobs of `ids`: no longer this worker's (cancelled by an operator, or
-    /// rescued by another worker), they must not start here. Returns how many it forgot.
-    func drop(_ ids: Set<Int64>) -> Int {
-        guard !ids.isEmpty else { return 0 }
+    /// Takes the waiting jobs of `ids` out: no longer this worker's (cancelled by an operator,
+    /// or rescued by another worker), they must not start here.
+    func drop(_ ids: Set<Int64>) -> [ClaimedJob] {
+        guard !ids.isEmpty else { return [] }
         return waiting.withLock { waiting in
-            let before = waiting.count
+            let dropped = waiting.filter { ids.contains($0.job.id) }.map(\.job)
             waiting.removeAll { ids.contains($0.job.id) }
-            return before - waiting.count
+            return dropped
         }
     }
 

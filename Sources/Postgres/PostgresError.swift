@@ -64,6 +64,21 @@ public enum PostgresError: Error, Sendable, CustomStringConvertible {
         return markers.contains { text.contains($0) }
     }
 
+    /// True when a new connection failed for a reason that passes by itself: no server
+    /// listening (yet), one starting up, shutting down or in recovery, a timeout, too many
+    /// clients. libpq says so only in text; an unknown reason is not counted transient, so that
+    /// a command a person waits on does not repeat a login that may lock an account.
+    public var isTransientConnectionFailure: Bool {
+        guard case .connectionFailed(let reason) = self, !isConfigurationProblem else { return false }
+        let text = reason.lowercased()
+        let markers = [
+            "connection refused", "no such file or directory", "timeout expired", "is starting up",
+            "is shutting down", "in recovery", "not yet accepting connections", "too many clients",
+            "server closed the connection unexpectedly",
+        ]
+        return markers.contains { text.contains($0) }
+    }
+
     public var description: String {
         switch self {
         case .connectionFailed(let reason): "could not connect to PostgreSQL: \(reason)"

@@ -88,7 +88,7 @@ struct ReceptionCommand: AsyncParsableCommand {
     static func describe(_ error: PostgresError) -> String {
         switch error {
         case .connectionFailed(let reason) where error.isConfigurationProblem:
-            "the database refused the connection: \(reason)\n(check the database, role and password in --database-url or RECEPTION_DATABASE_URL)"
+            "cannot connect, and trying again will not help: \(reason)\n(check --database-url or RECEPTION_DATABASE_URL: the string itself, the database, the role and its password)"
         case .connectionFailed(let reason):
             "cannot reach the database: \(reason)\n(set --database-url or RECEPTION_DATABASE_URL; scripts/db start runs a local one)"
         case .server(let server) where server.sqlState == .undefinedTable:

@@ -73,14 +73,17 @@ struct DaemonTests {
     /// job's effect happens once.
     @Test func aDaemonThatLostItsLeaseStopsItsHandlerAndTheJobTakesEffectOnce() async throws {
         try await QueueTest.withDatabase { url, connection in
-            try await connection.enqueue(Self.effectJobs(1, sleepMilliseconds: 60_000, slowAttempts: 1))
+            // The first attempt would sleep 10 minutes: it never ends by itself during the test.
+            try await connection.enqueue(Self.effectJobs(1, sleepMilliseconds: 600_000, slowAttempts: 1))
             let first = try DaemonProcess(url: url, ["--lease", "2s"])
             try await QueueTest.waitUntil("the job runs") {
                 try await QueueTest.count(connection, "SELECT count(*) FROM jobs WHERE state = 'running'") == 1
             }
             first.signal(SIGSTOP)
             let second = try DaemonProcess(url: url, ["--lease", "2s"])
-            try await QueueTest.waitUntil("the job was rescued and succeeded elsewhere") {
+            // The stopped daemon is the elected maintainer; the second rescues only once its term
+            // (about 30 s) has run out.
+            try await QueueTest.waitUntil("the job was rescued and succeeded elsewhere", timeout: .seconds(120)) {
                 try await QueueTest.count(connection, "SELECT count(*) FROM jobs WHERE state = 'succeeded'") == 1
             }
             first.signal(SIGCONT)
