@@ -118,7 +118,12 @@ public struct SimulatedYear: Sendable {
         for municipality in municipalities { dimensions.formUnion(municipality.municipality.capacity.keys) }
         let last = CalendarDay(year: period, month: 12, day: 31)!
         let contents = CaseImport.read(data, format: format, rules: CaseRules(knownDimensions: dimensions, today: last))
-        var problems = contents.problems + Self.missingAnvisning(data, format: format)
+        // The import's "today" is here the period's last day: a date after it is after the period.
+        var problems = (contents.problems + Self.missingAnvisning(data, format: format)).map { problem in
+            guard problem.reason.hasSuffix(" is in the future") else { return problem }
+            return ValidationProblem(problem.location, field: problem.field,
+                                     reason: problem.reason.replacingOccurrences(of: " is in the future", with: " is after the simulated period (\(period))"))
+        }
         var replayed: [Household] = [], earlier: [Household] = []
         for entry in contents.entries {
             let new = entry.newCase

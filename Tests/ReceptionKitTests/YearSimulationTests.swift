@@ -147,6 +147,7 @@ struct YearSimulationTests {
             let text = problems.map { "\($0)" }
             return problems.count == 3 && text[0].contains("line 2") && text[0].contains("family_ties") && text[0].contains("0180")
                 && text[1].contains("line 3") && text[1].contains("ages") && text[2].contains("line 4")
+                && text[2].contains("is after the simulated period (2027)")
         }
         // A replay needs each household's anvisning date: the import's default (its arrival) will not do.
         #expect {
