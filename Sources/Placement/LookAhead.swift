@@ -46,11 +46,21 @@ enum LookAhead {
         // 1. The joint solve, expected households discounted.
         let search = Problem(joint, discount: discounts(joint, current: n))
         var jointRun = solver.optimise(search, deadline: deadline)
+        // While it improves, the officer hears the current households' part of the best joint
+        // placement so far (their scores are undiscounted), without a bound: the joint bound is
+        // not theirs, and theirs comes at the end. The part may go down as the joint improves.
+        let report: ((State) -> Void)? = solver.progress.map { progress in
+            { state in
+                let part = (0..<n).reduce(0) { sum, c in state.pairOf[c] >= 0 ? sum + search.pairScore[state.pairOf[c]] : sum }
+                progress(Solver.Progress(seconds: deadline.elapsed, objective: part, bound: 0))
+            }
+        }
+        report?(jointRun.state)
         if solver.stopping == .timeLimit {
             // Anytime: improve the joint placement for most of what is left, keeping a fifth
             // (at least) for the joint bound and the current cases' own solve.
             let share = Deadline(seconds: max(0, solver.timeLimit - deadline.elapsed) * 0.8, stop: deadline.stop)
-            solver.improve(search, &jointRun, deadline: share, progress: nil)
+            solver.improve(search, &jointRun, deadline: share, progress: nil, onImprovement: report)
         }
 
         // 2. The joint problem at FORMAT.md scores: the same placement, and a bound on it.

@@ -78,7 +78,8 @@ public struct Solver: Sendable {
         let deadline = Deadline(seconds: timeLimit, stop: stop)
         if !instance.forecast.isEmpty {
             let result = LookAhead.solve(instance, solver: self, deadline: deadline)
-            // The joint search's figures are not the answer's: the officer hears the answer's.
+            // The joint search's figures are not the answer's: the officer hears the current
+            // households' part of it as it goes (LookAhead), then the answer's.
             progress?(Progress(seconds: result.stats.seconds, objective: result.objective, bound: result.bound))
             return result
         }
@@ -192,7 +193,10 @@ public struct Solver: Sendable {
     /// Step 4 of the method: until the time limit or a proof of optimality, rounds of ruin and
     /// recreate from the best placement, each with a fresh seed, alternating with subgradient
     /// steps that aim the bound at the best objective. `run` keeps the best of both.
-    func improve(_ problem: Problem, _ run: inout Run, deadline: Deadline, progress: (@Sendable (Progress) -> Void)?) {
+    /// `onImprovement` hears each better placement, for a caller that reports its own figures
+    /// of it (the look-ahead's current households).
+    func improve(_ problem: Problem, _ run: inout Run, deadline: Deadline, progress: (@Sendable (Progress) -> Void)?,
+                 onImprovement: ((State) -> Void)? = nil) {
         guard problem.caseCount > 0, problem.muniCount > 0 else { return }
         let outOfTime = { deadline.isOver }
         var local = LocalSearch(problem: problem)
@@ -216,6 +220,7 @@ public struct Solver: Sendable {
                 precondition(state.isFeasible, "placement engine produced an infeasible placement")
                 run.state = state
                 progress?(Progress(seconds: deadline.elapsed, objective: state.objective, bound: run.bound))
+                onImprovement?(state)
             } else {
                 state.restore(run.state.snapshot)
             }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import Placement
 
@@ -109,5 +110,25 @@ struct LookAheadTests {
         #expect(refusal(json.replacingOccurrences(of: "{\"age\": 3}", with: "{\"age\": 130}"))
                 == "forecast[0].members[0].age: 130 is not an age (0 to 120)")
         #expect(refusal(json.replacingOccurrences(of: "\"forecast\": [", with: "\"forecast\": 7, \"x\": [")) == "forecast: expected an array, found a number")
+    }
+
+    /// Issue 10 §2: a solve that looks ahead reports as it goes — the current households' part
+    /// of the joint placement, without a bound (the joint bound is not theirs) — then the answer.
+    @Test func aLookAheadSolveReportsTheCurrentHouseholdsFiguresAsItGoes() {
+        let (now, layout) = InstanceGenerator.generateWithLayout(kind: .region, cases: 60, seed: 4)
+        var instance = now
+        instance.forecast = InstanceGenerator.households(80, seed: 104, layout: layout, idPrefix: "F-")
+        final class Reports: Sendable {
+            let seen = Mutex<[Solver.Progress]>([])
+        }
+        let reports = Reports()
+        var solver = Solver(timeLimit: 1, stopping: .timeLimit)
+        solver.progress = { progress in reports.seen.withLock { $0.append(progress) } }
+        let result = solver.solve(instance)
+        let seen = reports.seen.withLock { $0 }
+        #expect(seen.count >= 2, "\(seen)")
+        #expect(seen.dropLast().allSatisfy { $0.bound == 0 }, "no joint bound passed off as theirs")
+        #expect(seen.dropLast().allSatisfy { $0.objective <= result.bound }, "current households only: \(seen)")
+        #expect(seen.last == Solver.Progress(seconds: result.stats.seconds, objective: result.objective, bound: result.bound))
     }
 }
