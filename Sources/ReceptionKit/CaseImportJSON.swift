@@ -224,7 +224,7 @@ enum CaseImportJSON {
         case .string(let text)?:
             if let day = CaseFieldRules.day(text) {
                 arrivedOn = day
-                if let reason = CaseFieldRules.arrival(day, today: rules.today) { problem("arrived", reason) }
+                if let reason = CaseFieldRules.arrival(day, today: rules.today, beyond: rules.beyondToday) { problem("arrived", reason) }
             } else {
                 problem("arrived", "\(CaseFieldRules.quoted(text)) is not a date (YYYY-MM-DD)")
             }
@@ -239,7 +239,7 @@ enum CaseImportJSON {
             switch WholeNumber(waitingDays) {
             case .whole(let days) where range.contains(days):
                 arrivedOn = rules.today.adding(days: -days) ?? CaseFieldRules.earliestArrival
-                if let reason = CaseFieldRules.arrival(arrivedOn, today: rules.today) { problem("waiting_days", reason) }
+                if let reason = CaseFieldRules.arrival(arrivedOn, today: rules.today, beyond: rules.beyondToday) { problem("waiting_days", reason) }
             case .whole, .outOfRange:
                 problem("waiting_days", "\(ValidationProblem.mustBeBetween(range)) (an arrival from 1990-01-01 to today)")
             case .fraction:
@@ -263,7 +263,7 @@ enum CaseImportJSON {
             return nil
         }
         let anvisningOn = date("anvisning")
-        if let anvisningOn, let reason = CaseFieldRules.anvisning(anvisningOn, today: rules.today) { problem("anvisning", reason) }
+        if let anvisningOn, let reason = CaseFieldRules.anvisning(anvisningOn, today: rules.today, beyond: rules.beyondToday) { problem("anvisning", reason) }
         let latestReceptionOn = date("latest_reception")
         var category = CaseCategory.agencyAccommodation
         switch given("category") {

@@ -156,8 +156,8 @@ public struct CaseTextFields: Sendable, Equatable {
             if let reason = rule(day) { problem(field, reason) }
             return day
         }
-        let arrivedOn = date(.arrived) { CaseFieldRules.arrival($0, today: rules.today) } ?? rules.today
-        let anvisningOn = date(.anvisning) { CaseFieldRules.anvisning($0, today: rules.today) } ?? arrivedOn
+        let arrivedOn = date(.arrived) { CaseFieldRules.arrival($0, today: rules.today, beyond: rules.beyondToday) } ?? rules.today
+        let anvisningOn = date(.anvisning) { CaseFieldRules.anvisning($0, today: rules.today, beyond: rules.beyondToday) }
         let latestReceptionOn = date(.latestReception)
         var category = CaseCategory.agencyAccommodation
         if let text = trimmed(self.category) {

@@ -19,6 +19,8 @@ public struct NewCase: Sendable, Equatable {
     public var arrivedOn: CalendarDay
     /// The anvisning's date: by default the arrival date.
     public var anvisningOn: CalendarDay
+    /// Whether the anvisning date was given (else it is the arrival's).
+    public var anvisningGiven: Bool
     /// The latest reception date the anvisning names; nil: the database's default, two months
     /// after the anvisning (sql/013_anvisningar.sql).
     public var latestReceptionOn: CalendarDay?
@@ -59,6 +61,7 @@ public struct NewCase: Sendable, Equatable {
         self.excluded = excluded
         self.arrivedOn = arrivedOn
         self.anvisningOn = anvisningOn ?? arrivedOn
+        self.anvisningGiven = anvisningOn != nil
         self.latestReceptionOn = latestReceptionOn
         self.category = category
     }
@@ -72,6 +75,9 @@ public struct CaseRules: Sendable {
     public var acceptNewNeeds: Bool
     /// Arrival dates after this day are refused; an absent arrival date means this day.
     public var today: CalendarDay
+    /// How a date after `today` is refused: "is in the future", or for a simulated year (whose
+    /// `today` is its last day) "is after the simulated period (2027)".
+    public var beyondToday = "is in the future"
 
     /// Computed from the ages (placement-instance/1, ``Demand``), so never a need of their own.
     public static let computedDimensions = Set(Demand.computedDimensions)
@@ -189,17 +195,17 @@ public enum CaseFieldRules {
         return CalendarDay(year: year, month: month, day: day)
     }
 
-    public static func arrival(_ day: CalendarDay, today: CalendarDay) -> String? {
+    public static func arrival(_ day: CalendarDay, today: CalendarDay, beyond: String = "is in the future") -> String? {
         if day < earliestArrival { return "\(day) is before 1990-01-01" }
         // `today` is the cooperation's own date (ReceptionClock), so no slack is needed.
-        if day > today { return "\(day) is in the future" }
+        if day > today { return "\(day) \(beyond)" }
         return nil
     }
 
     /// An anvisning date: not before 1990, not after today.
-    public static func anvisning(_ day: CalendarDay, today: CalendarDay) -> String? {
+    public static func anvisning(_ day: CalendarDay, today: CalendarDay, beyond: String = "is in the future") -> String? {
         if day < earliestArrival { return "\(day) is before 1990-01-01" }
-        if day > today { return "\(day) is in the future" }
+        if day > today { return "\(day) \(beyond)" }
         return nil
     }
 

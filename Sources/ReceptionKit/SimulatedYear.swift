@@ -117,17 +117,21 @@ public struct SimulatedYear: Sendable {
         var dimensions = Set(Demand.computedDimensions)
         for municipality in municipalities { dimensions.formUnion(municipality.municipality.capacity.keys) }
         let last = CalendarDay(year: period, month: 12, day: 31)!
-        let contents = CaseImport.read(data, format: format, rules: CaseRules(knownDimensions: dimensions, today: last))
         // The import's "today" is here the period's last day: a date after it is after the period.
-        var problems = (contents.problems + Self.missingAnvisning(data, format: format)).map { problem in
-            guard problem.reason.hasSuffix(" is in the future") else { return problem }
-            return ValidationProblem(problem.location, field: problem.field,
-                                     reason: problem.reason.replacingOccurrences(of: " is in the future", with: " is after the simulated period (\(period))"))
-        }
+        var rules = CaseRules(knownDimensions: dimensions, today: last)
+        rules.beyondToday = "is after the simulated period (\(period))"
+        let contents = CaseImport.read(data, format: format, rules: rules)
+        var problems = contents.problems
         var replayed: [Household] = [], earlier: [Household] = []
         for entry in contents.entries {
             let new = entry.newCase
             let before = problems.count
+            // The import would take the arrival's date (or today's); a replay needs the day each
+            // household was assigned.
+            if !new.anvisningGiven {
+                problems.append(ValidationProblem(entry.location, field: "anvisning",
+                                                  reason: "no anvisning date: a simulation needs the day each household was assigned"))
+            }
             for (field, named) in [("family_ties", new.familyTies), ("preferences", new.preferences), ("excluded", new.excluded)] {
                 for code in named where !codes.contains(code) {
                     problems.append(ValidationProblem(entry.location, field: field,
@@ -155,31 +159,6 @@ public struct SimulatedYear: Sendable {
         if !problems.isEmpty { throw InvalidInput(CaseImport.sorted(problems)) }
         return SimulatedYear(period: period, weights: weights, municipalities: municipalities, households: replayed,
                              history: earlier, source: "the \(replayed.count) anvisningar of \(file), against the quotas and plans of \(source)")
-    }
-
-    /// The rows of a file that give no anvisning date: the import would take the arrival's (or
-    /// today's), but a replay needs the day each household was assigned.
-    static func missingAnvisning(_ data: [UInt8], format: CaseImport.Format) -> [ValidationProblem] {
-        let reason = "no anvisning date: a simulation needs the day each household was assigned"
-        switch format {
-        case .csv:
-            let document = CSVReader.read(data)
-            guard let header = document.records.first else { return [] }
-            let names = header.fields.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
-            guard let column = names.firstIndex(of: "anvisning") else {
-                return [ValidationProblem(.line(header.line), field: "anvisning", reason: "the header has no anvisning column (\(reason))")]
-            }
-            return document.records.dropFirst().compactMap { record in
-                guard record.fields.count == names.count, record.fields[column].trimmingCharacters(in: .whitespaces).isEmpty else { return nil }
-                return ValidationProblem(.line(record.line), field: "anvisning", reason: reason)
-            }
-        case .json:
-            guard let array = try? JSONSerialization.jsonObject(with: Data(data)) as? [Any] else { return [] }
-            return array.enumerated().compactMap { index, element in
-                guard let object = element as? [String: Any], object["anvisning"] == nil || object["anvisning"] is NSNull else { return nil }
-                return ValidationProblem(.element(index), field: "anvisning", reason: reason)
-            }
-        }
     }
 
     /// Persons, school and preschool places month by month; dwellings and large dwellings

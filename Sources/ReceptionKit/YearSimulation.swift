@@ -133,9 +133,10 @@ public enum YearSimulation {
         let started = ContinuousClock.now
         let days = batchDays(period: year.period, every: settings.every)
         let whole = hindsightInstance(year)
+        let scores = PlacementScores(whole)
         async let hindsight = Solver(timeLimit: 4 * settings.timeLimit, effort: 4).solveOnOwnThread(whole)
-        async let plain = replay(year, strategy: .plain, days: days, settings: settings, progress: progress, solve: solve)
-        async let ahead = replay(year, strategy: .lookAhead, days: days, settings: settings, progress: progress, solve: solve)
+        async let plain = replay(year, strategy: .plain, days: days, settings: settings, scores: scores, progress: progress, solve: solve)
+        async let ahead = replay(year, strategy: .lookAhead, days: days, settings: settings, scores: scores, progress: progress, solve: solve)
         let best = try await hindsight
         let persons = Dictionary(uniqueKeysWithValues: year.households.enumerated().map { (String($0.offset), $0.element.persons) })
         let outcome = Hindsight(objective: best.objective, bound: best.bound, householdsPlaced: best.assignments.count,
@@ -162,14 +163,14 @@ public enum YearSimulation {
         try await Solver(timeLimit: timeLimit, stopping: .budget).solveOnOwnThread(instance)
     }
 
+    /// `scores`: the hindsight instance's, which value every placement.
     static func replay(_ year: SimulatedYear, strategy: Strategy, days: [CalendarDay], settings: Settings,
-                       progress: Progress?, solve: BatchRun.Solve) async throws -> Replay {
+                       scores: PlacementScores, progress: Progress?, solve: BatchRun.Solve) async throws -> Replay {
         let households = year.households
         let municipalities = year.municipalities
         let position = Dictionary(municipalities.enumerated().map { ($1.code, $0) }, uniquingKeysWith: { first, _ in first })
         let demand = households.map { Demand.of($0.household) }
         let earlier = year.history + households
-        let scores = PlacementScores(hindsightInstance(year))
 
         var used = [[String: Int]](repeating: [:], count: municipalities.count)
         var receivedOn = [CalendarDay?](repeating: nil, count: households.count)

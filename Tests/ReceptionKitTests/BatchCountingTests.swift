@@ -51,6 +51,8 @@ struct BatchCountingTests {
                 #expect(try await BatchCounting.current(on: login) == .households, "every role reads it")
             }
             await expectRefused("UPDATE reception_settings SET counts = 'people'", on: ground.admin, .checkViolation)
+            let outsider = try await ground.logins.connectOutsiderGivenConnect()
+            await expectRefused("UPDATE reception_settings SET counts = 'persons'", on: outsider, .insufficientPrivilege)
         }
     }
 

@@ -152,6 +152,10 @@ struct LookAheadBatchTests {
             // The daemon reads it to build the forecast; an auditor has no use for it.
             _ = try await worker.query("SELECT count(*) FROM batch_forecast_households")
             await expectRefused("SELECT count(*) FROM batch_forecast_households", on: auditor, .insufficientPrivilege)
+            // A login with no Reception role, let into the database, neither reads nor requests one.
+            let outsider = try await ground.logins.connectOutsiderGivenConnect()
+            await expectRefused("SELECT count(*) FROM batch_forecast_households", on: outsider, .insufficientPrivilege)
+            await expectRefused(#"SELECT request_batch(2026, false, 5, '{}', true, NULL, '[{"ages": [30]}]')"#, on: outsider, .insufficientPrivilege)
         }
     }
 
