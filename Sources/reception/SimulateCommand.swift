@@ -30,8 +30,9 @@ struct SimulateCommand: AsyncParsableCommand {
               as the look-ahead's history.
               --arrivals FILE replays a file of anvisningar instead (the case import's
               CSV or JSON: ref, ages, ..., arrived, anvisning, latest_reception,
-              category) against the generated municipalities, quotas and plans. Rows
-              with an anvisning before the period are only history; ties, wishes and
+              category; every row gives its anvisning date) against the generated
+              municipalities, quotas and plans. Rows with an anvisning before the
+              period are only history; ties, wishes and
               exclusions must name the municipalities above (codes 2480, 2284, 2460,
               2401, 2409, 2404, 2403).
 
