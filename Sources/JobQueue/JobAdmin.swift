@@ -25,31 +25,50 @@ public struct JobAdmin: Sendable {
         try await connection.withTransaction { transaction in
             guard let job = try await JobAdmin(transaction).lockedJob(id) else { return nil }
             guard job.state != .running else { throw JobQueueError.notAllowed(jobID: id, state: job.state, action: "retry") }
+            try await transaction.execute(JobStatements.withdrawCancelRequest(id))
             try await transaction.execute(JobStatements.retry(id))
             try await transaction.execute(JobStatements.notify(queues: [job.queue]))
             return try await JobAdmin(transaction).job(id)
         }
     }
 
-    /// Cancels a job that has not finished. A running job's worker cannot complete it any more
-    /// (its writes would roll back), and stops its handler at its next heartbeat.
-    /// Returns within 2 s: nil when there is no such job; throws `notAllowed` for a finished
-    /// job, and `busy` when the job's row stays locked (its handler is committing its result).
-    public func cancel(_ id: Int64) async throws -> JobRecord? {
-        try await connection.withTransaction { transaction in
-            let job: JobRecord?
-            do {
-                // A heartbeat, claim or completion holds the row for milliseconds; a handler
+    /// What an operator's cancel did.
+    public enum Cancellation: Sendable, Equatable {
+        /// The job is cancelled: it will not run, and a running job's worker can no longer
+        /// complete it (its writes roll back); its handler stops at the next heartbeat.
+        case cancelled(JobRecord)
+        /// The job's row was locked (its handler committing its result, or a daemon claiming
+        /// it), so the cancel was recorded beside it: its daemon stops the handler at its next
+        /// heartbeat and the job ends cancelled — unless the handler's commit came first, and
+        /// then it succeeded.
+        case requested(JobRecord)
+
+        public var job: JobRecord {
+            switch self {
+            case .cancelled(let job), .requested(let job): job
+            }
+        }
+    }
+
+    /// Cancels a job that has not finished, at once, whatever locks the job holds: nil when
+    /// there is no such job; throws `notAllowed` for a finished job.
+    public func cancel(_ id: Int64) async throws -> Cancellation? {
+        do {
+            return try await connection.withTransaction { transaction in
+                // A heartbeat, claim or hand-back holds the row for milliseconds; a handler
                 // committing its result, for as long as its transaction lasts.
                 try await transaction.execute(JobStatements.cancelLockTimeout)
-                job = try await JobAdmin(transaction).lockedJob(id)
-            } catch let error as PostgresError where error.sqlState == .lockNotAvailable {
-                throw JobQueueError.busy(jobID: id)
+                guard let job = try await JobAdmin(transaction).lockedJob(id) else { return nil }
+                guard !job.state.isFinished else { throw JobQueueError.notAllowed(jobID: id, state: job.state, action: "cancel") }
+                try await transaction.execute(JobStatements.cancel(id))
+                return try await JobAdmin(transaction).job(id).map(Cancellation.cancelled)
             }
-            guard let job else { return nil }
+        } catch let error as PostgresError where error.sqlState == .lockNotAvailable {
+            // Read without a lock: the last committed state.
+            guard let job = try await self.job(id) else { return nil }
             guard !job.state.isFinished else { throw JobQueueError.notAllowed(jobID: id, state: job.state, action: "cancel") }
-            try await transaction.execute(JobStatements.cancel(id))
-            return try await JobAdmin(transaction).job(id)
+            try await connection.execute(JobStatements.requestCancel(id))
+            return .requested(try await self.job(id) ?? job)
         }
     }
 
@@ -99,7 +118,9 @@ public struct JobAdmin: Sendable {
     /// Deletes finished jobs (succeeded, discarded, cancelled) that finished longer than `age`
     /// ago, in batches; returns how many.
     public func prune(olderThan age: Duration) async throws -> Int {
-        try await PruneJob.prune(olderThan: age, on: connection)
+        let pruned = try await PruneJob.prune(olderThan: age, on: connection)
+        try await connection.execute(JobStatements.pruneCancelRequests)
+        return pruned
     }
 }
 

@@ -23,7 +23,6 @@ public enum JobQueueError: Error, Sendable, CustomStringConvertible, Equatable {
     /// An operator action that the job's state does not allow.
     case notAllowed(jobID: Int64, state: JobState, action: String)
     /// The job's handler is committing its result right now (it holds the job's row).
-    case busy(jobID: Int64)
 
     public var description: String {
         switch self {
@@ -38,7 +37,6 @@ public enum JobQueueError: Error, Sendable, CustomStringConvertible, Equatable {
         case .notMigrated: "the jobs table does not exist: the database is not migrated"
         case .notPermitted: "this login may not work the queue (the database does not let it stage jobs): it would claim nothing"
         case .notAllowed(let id, let state, let action): "job \(id) is \(state.rawValue): cannot \(action) it"
-        case .busy(let id): "job \(id) is committing its result at this moment (its row stayed locked for 2 s) and was not cancelled; look at the job again in a moment"
         }
     }
 

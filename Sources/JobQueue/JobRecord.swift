@@ -21,10 +21,13 @@ public struct JobRecord: Sendable, Codable, Equatable {
     public var createdAt: Date
     public var attemptedAt: Date?
     public var finishedAt: Date?
+    /// When an operator asked to cancel the job while its row was locked (sql/021); its daemon
+    /// stops it at its next heartbeat.
+    public var cancelRequestedAt: Date?
 
     /// Reads a row of `SELECT id, queue, kind, args::text AS args, priority, run_at, state,
     /// attempt, max_attempts, errors::text AS errors, lease_owner, lease_expires_at, unique_key,
-    /// created_at, attempted_at, finished_at`.
+    /// created_at, attempted_at, finished_at, cancel_requested_at` (`JobStatements.recordColumns`).
     init(row: Row) throws {
         id = try row.decode("id", as: Int64.self)
         queue = try row.decode("queue")
@@ -42,6 +45,7 @@ public struct JobRecord: Sendable, Codable, Equatable {
         createdAt = try row.decode("created_at")
         attemptedAt = try row.decode("attempted_at")
         finishedAt = try row.decode("finished_at")
+        cancelRequestedAt = try row.decode("cancel_requested_at")
     }
 }
 

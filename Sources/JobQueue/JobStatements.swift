@@ -217,7 +217,8 @@ enum JobStatements {
     /// Rows locked by a handler's completing transaction are skipped rather than waited for
     /// (no one can rescue them meanwhile). Returns, of `ids`, the jobs still running under this
     /// worker (or that its handler completed, but has not returned from yet), and of the others
-    /// whether an operator cancelled them.
+    /// whether an operator cancelled them; and of each, whether an operator asked to cancel it
+    /// while its row was locked (sql/021).
     static func heartbeat(owner: String, lease: Duration, ids: [Int64]) -> Query {
         """
         WITH extended AS (
@@ -228,6 +229,7 @@ enum JobStatements {
             RETURNING id)
         SELECT j.id, j.state IN ('running', 'succeeded') AND j.lease_owner = \(owner) AS held,
                j.state = 'cancelled' AS cancelled,
+               EXISTS (SELECT 1 FROM job_cancel_requests r WHERE r.job_id = j.id) AS cancel_requested,
                EXISTS (SELECT 1 FROM extended e WHERE e.id = j.id) AS extended
         FROM jobs j WHERE j.id = ANY(\(ids))
         """
@@ -303,7 +305,8 @@ enum JobStatements {
 
     static let recordColumns: Query = """
         id, queue, kind, args::text AS args, priority, run_at, state, attempt, max_attempts,
-        errors::text AS errors, lease_owner, lease_expires_at, unique_key, created_at, attempted_at, finished_at
+        errors::text AS errors, lease_owner, lease_expires_at, unique_key, created_at, attempted_at, finished_at,
+        (SELECT r.requested_at FROM job_cancel_requests r WHERE r.job_id = jobs.id) AS cancel_requested_at
         """
 
     static let isMigrated: Query = "SELECT to_regclass('jobs') IS NOT NULL AS present"
@@ -341,7 +344,8 @@ enum JobStatements {
                : "SELECT \(fragment: recordColumns) FROM jobs WHERE id = \(id)"
     }
 
-    /// Ready to run now; a discarded job gets one more attempt, its history kept.
+    /// Ready to run now; a discarded job gets one more attempt, its history kept. Its cancel
+    /// request, if any, is taken back with it (`withdrawCancelRequest`).
     static func retry(_ id: Int64) -> Query {
         """
         UPDATE jobs SET state = 'available', run_at = now(), finished_at = NULL, lease_expires_at = NULL,
@@ -350,12 +354,29 @@ enum JobStatements {
         """
     }
 
-    /// An operator's cancel waits this long for a job's row, then says the job is busy.
-    static let cancelLockTimeout: Query = "SET LOCAL lock_timeout = '2s'"
+    /// An operator's cancel waits this long for a job's row (a claim, heartbeat or hand-back
+    /// holds it for milliseconds), then records a cancel request instead.
+    static let cancelLockTimeout: Query = "SET LOCAL lock_timeout = '200ms'"
 
     static func cancel(_ id: Int64) -> Query {
         "UPDATE jobs SET state = 'cancelled', finished_at = now(), lease_expires_at = NULL WHERE id = \(id)"
     }
+
+    /// A cancel kept beside the job, not on its locked row (sql/021_job_cancel_requests.sql):
+    /// the job's daemon and every path back to the queue honour it.
+    static func requestCancel(_ id: Int64) -> Query {
+        "INSERT INTO job_cancel_requests (job_id) VALUES (\(id)) ON CONFLICT (job_id) DO NOTHING"
+    }
+
+    static func withdrawCancelRequest(_ id: Int64) -> Query {
+        "DELETE FROM job_cancel_requests WHERE job_id = \(id)"
+    }
+
+    /// Requests of jobs that ended or were pruned: a request lives as long as its job runs.
+    static let pruneCancelRequests: Query = """
+        DELETE FROM job_cancel_requests r
+        WHERE NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = r.job_id AND j.state NOT IN ('succeeded', 'discarded', 'cancelled'))
+        """
 
     static func pause(queue: String) -> Query {
         "INSERT INTO job_queue_pauses (queue) VALUES (\(queue)) ON CONFLICT (queue) DO NOTHING"

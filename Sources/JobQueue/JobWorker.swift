@@ -385,6 +385,17 @@ final class WorkerRuntime: Sendable {
                 logger.warning("job was no longer held by this worker (its lease expired and it was rescued); its handler was stopped")
             }
             return .none
+        case (_, .cancelRequested?):
+            if case .success? = result {
+                logger.notice("an operator asked to cancel a job whose handler had already ended; it succeeded")
+                return mark.isMarked ? .none : .succeeded
+            }
+            if mark.isMarked {
+                logger.notice("an operator asked to cancel a job whose handler had already committed its result; it succeeded")
+                return mark.isMarked ? .none : .succeeded
+            }
+            logger.notice("job cancelled by an operator while running; its handler was stopped")
+            return .finished(.cancelled, message: Interruption.cancelRequestedMessage)
         case (.success?, _):
             logger.debug("job succeeded")
             return mark.isMarked ? .none : .succeeded

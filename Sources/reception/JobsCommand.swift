@@ -113,6 +113,9 @@ struct JobsCommand: AsyncParsableCommand {
                 ("worker", job.leaseOwner ?? "-"),
             ]
             if job.state == .running { lines.append(("lease until", job.leaseExpiresAt.map(JobsFormat.time) ?? "-")) }
+            if let requested = job.cancelRequestedAt, !job.state.isFinished {
+                lines.append(("cancel asked", JobsFormat.time(requested) + " (its daemon stops it at its next heartbeat)"))
+            }
             if let key = job.uniqueKey { lines.append(("unique key", key)) }
             lines.append(("arguments", job.arguments))
             let width = lines.map(\.0.count).max() ?? 0
@@ -297,10 +300,14 @@ struct JobsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Cancel a job that has not finished.",
             discussion: """
-                An available or retryable job will not run. A running job's daemon can no longer \
+                Returns at once. A queued job will not run. A running job's daemon can no longer \
                 complete it: its writes roll back, and its daemon stops the handler at its next \
-                heartbeat (a third of the lease: 10 s by default). Returns within 2 s; exit 75 if \
-                the job is committing its result at that moment (it was not cancelled).
+                heartbeat (a third of the lease: 10 s by default).
+
+                When the job's row is locked at that moment (its handler committing its result, \
+                or a daemon claiming it), the cancel is recorded beside the job ("cancel asked" in \
+                jobs show): its daemon stops the handler at its next heartbeat and the job ends \
+                cancelled, unless the handler's commit came first — then it succeeded, and says so.
 
                 Example: reception jobs cancel 4711
                 """)
@@ -313,14 +320,23 @@ struct JobsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let database = try await connection.connect()
-            let job: JobRecord?
+            let cancellation: JobAdmin.Cancellation?
             do {
-                job = try await JobAdmin(database).cancel(id)
+                cancellation = try await JobAdmin(database).cancel(id)
             } catch let error as JobQueueError {
-                if case .busy = error { throw CLIError("\(error)", exitCode: ExitCodes.temporaryFailure) }
                 throw CLIError("\(error)", exitCode: ExitCodes.failure)
             }
-            try JobsCommand.report(job, id: id, json: output.json) { "Job \($0.id) (\(TerminalText.escaped($0.kind))) is cancelled." }
+            try JobsCommand.report(cancellation?.job, id: id, json: output.json) { job in
+                let name = "Job \(job.id) (\(TerminalText.escaped(job.kind)))"
+                switch cancellation {
+                case .requested where job.state.isFinished:
+                    return "\(name) \(job.state.rawValue) before the cancel could stop it."
+                case .requested:
+                    return "\(name) is busy (its row is locked); cancel asked: its daemon stops it at its next heartbeat, and it ends cancelled unless its commit comes first (see reception jobs show \(job.id))."
+                default:
+                    return "\(name) is cancelled."
+                }
+            }
         }
     }
 
@@ -486,6 +502,8 @@ struct JobSummary: Encodable {
     let createdAt: Date
     let attemptedAt: Date?
     let finishedAt: Date?
+    /// An operator asked to cancel it while its row was locked (`jobs cancel`).
+    let cancelRequestedAt: Date?
     let errorCount: Int
 
     init(_ job: JobRecord) {
@@ -500,6 +518,7 @@ struct JobSummary: Encodable {
         createdAt = job.createdAt
         attemptedAt = job.attemptedAt
         finishedAt = job.finishedAt
+        cancelRequestedAt = job.cancelRequestedAt
         errorCount = job.errors.count
     }
 }

@@ -97,7 +97,7 @@ struct CompletionTests {
             try await QueueTest.withWorker(url, registry) {
                 try await QueueTest.waitUntil("the job runs") { try await QueueTest.state(of: job.id, connection) == .running }
                 let cancelled = try await JobAdmin(connection).cancel(job.id)
-                #expect(cancelled?.state == .cancelled)
+                #expect(cancelled?.job.state == .cancelled)
                 try await Task.sleep(for: .milliseconds(500))
             }
             #expect(try await QueueTest.state(of: job.id, connection) == .cancelled)

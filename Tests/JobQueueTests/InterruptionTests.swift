@@ -22,7 +22,7 @@ struct InterruptionTests {
             try await QueueTest.withWorker(url, registry, Self.shortLease) {
                 try await QueueTest.waitUntil("the job runs") { try await QueueTest.state(of: job.id, connection) == .running }
                 let cancelled = try await JobAdmin(connection).cancel(job.id)
-                #expect(cancelled?.state == .cancelled)
+                #expect(cancelled?.job.state == .cancelled)
                 try await QueueTest.waitUntil("the handler was stopped", timeout: .seconds(30)) { stopped.ids == [job.id] }
             }
             let record = try #require(try await JobAdmin(connection).job(job.id))
@@ -96,17 +96,58 @@ struct InterruptionTests {
         }
     }
 
-    @Test func cancellingReturnsAtOnceWhenTheJobsRowIsLocked() async throws {
+    /// A handler committing its result holds its job's row; the operator's cancel does not wait
+    /// for it: it records the request, the heartbeat stops the handler, its transaction rolls
+    /// back, and the job ends cancelled with no effect.
+    @Test func cancellingAJobWhoseHandlerHoldsItsRowReturnsAtOnceAndStopsIt() async throws {
         try await QueueTest.withDatabase { url, connection in
-            let job = try await connection.enqueue(NewJob(kind: "noop"))
-            // A handler committing its result holds the row.
-            let holder = try await Connection.connect(url)
-            try await holder.executeScript("BEGIN; SELECT id FROM jobs WHERE id = \(job.id) FOR UPDATE;")
-            await #expect(throws: JobQueueError.busy(jobID: job.id)) {
-                try await JobAdmin(connection).cancel(job.id)
+            let job = try await connection.enqueue(NewJob(kind: SlowCommitJob.kind))
+            let started = RunLog()
+            var registry = JobRegistry()
+            registry.register(SlowCommitJob(started: started))
+            try await QueueTest.withWorker(url, registry, { $0.leaseDuration = .seconds(3); $0.jobTimeout = .seconds(120) }) {
+                try await QueueTest.waitUntil("the handler holds its row") { started.ids == [job.id] }
+                let cancellation = try #require(try await JobAdmin(connection).cancel(job.id))
+                guard case .requested(let record) = cancellation else {
+                    Issue.record("the cancel did not wait for the handler's row, so it was recorded: \(cancellation)")
+                    return
+                }
+                #expect(record.state == .running && record.cancelRequestedAt != nil)
+                try await QueueTest.waitUntil("the job is cancelled") { try await QueueTest.state(of: job.id, connection) == .cancelled }
             }
-            try await holder.executeScript("ROLLBACK")
-            #expect(try await JobAdmin(connection).cancel(job.id)?.state == .cancelled)
+            let record = try #require(try await JobAdmin(connection).job(job.id))
+            // On a loaded machine the lease (not extended while the handler holds the row) may
+            // expire first and the job be rescued: it ends cancelled all the same.
+            #expect(record.errors.last?.message == "cancelled by an operator while running")
+            #expect(try await QueueTest.count(connection, "SELECT count(*) FROM testing_effects") == 0)
+            // A retry takes the request back: the job runs again like any other.
+            #expect(try await JobAdmin(connection).retry(job.id)?.cancelRequestedAt == nil)
+        }
+    }
+
+    /// Whatever would send a running job with a cancel request back to the queue — a failed
+    /// attempt's retry, a snooze, a hand-back, a hand-back after a lost session, a rescue —
+    /// ends it cancelled instead (sql/021's trigger); a job without one goes back as before.
+    @Test func aCancelRequestEndsTheJobWhereverItWouldGoBackToTheQueue() async throws {
+        try await QueueTest.withDatabase { url, connection in
+            var ids: [Int64] = []
+            for _ in 0..<6 { ids.append(try await connection.enqueue(NewJob(kind: "noop")).id) }
+            let owner = "worker-x"
+            let claimed = try await connection.query(JobStatements.claim(owner: owner, lease: .seconds(60), queues: ["default"], limit: 6))
+            #expect(claimed.count == 6)
+            for id in ids.prefix(5) { try await connection.execute(JobStatements.requestCancel(id)) }
+            _ = try await connection.query(JobStatements.failMany([(ids[0], "boom", .seconds(1)), (ids[5], "boom", .seconds(1))], owner: owner))
+            _ = try await connection.query(JobStatements.snoozeMany([(ids[1], .seconds(60))], owner: owner))
+            try await connection.execute(JobStatements.handBack(ids: [ids[2]], owner: owner))
+            _ = try await connection.query(JobStatements.handBackAfterSessionLoss(ids: [ids[3]], owner: owner))
+            try await connection.execute("UPDATE jobs SET lease_expires_at = now() - interval '1 second' WHERE id = \(ids[4])")
+            _ = try await connection.query(JobStatements.rescue(policy: .exponentialJitter(base: .seconds(1), maximum: .seconds(1), jitter: 0), limit: 10))
+            for id in ids.prefix(5) {
+                let record = try #require(try await JobAdmin(connection).job(id))
+                #expect(record.state == .cancelled && record.finishedAt != nil, "job \(id)")
+                #expect(record.errors.last?.message == "cancelled by an operator while running", "job \(id)")
+            }
+            #expect(try await QueueTest.state(of: ids[5], connection) == .retryable)
         }
     }
 

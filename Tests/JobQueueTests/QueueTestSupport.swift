@@ -173,6 +173,22 @@ struct SpinJob: JobHandler {
     }
 }
 
+/// `test.slow-commit`: completes its job in a transaction that writes its effect and then
+/// holds the job's row for a minute (as a batch's write holds it for seconds), unless stopped.
+struct SlowCommitJob: JobHandler {
+    typealias Arguments = NoArguments
+    static let kind = "test.slow-commit"
+    let started: RunLog
+    func run(_ arguments: NoArguments, context: JobContext) async throws {
+        let (id, attempt) = (context.job.id, context.job.attempt)
+        try await context.complete { transaction in
+            try await transaction.execute("INSERT INTO testing_effects (job_id, attempt, pid) VALUES (\(id), \(attempt), 0)")
+            started.append(id)
+            _ = try await transaction.query("SELECT pg_sleep(60)")
+        }
+    }
+}
+
 /// `test.lose-session`: ends its own database session, as a crashing backend or an
 /// administrator's pg_terminate_backend would.
 struct LoseSessionJob: JobHandler {

@@ -74,6 +74,40 @@ struct QueueAndLockAttackTests {
         }
     }
 
+    /// A cancel request is the operator's (sql/021): no application login records one to pass a
+    /// worker's cancel off as an operator's (and so cancel, not fail, a batch), takes one back
+    /// to keep a job alive, or rewrites who asked.
+    @Test func onlyTheOwnerRecordsOrTakesBackACancelRequest() async throws {
+        try await SecurityGround.with { ground in
+            let job: Int = try await ground.admin.query("SELECT job_id FROM batches WHERE id = \(ground.runningBatch)")[0].decode("job_id")
+            let worker = try await ground.logins.connect(.worker)
+            let officer = try await ground.logins.connect(.officer)
+            let auditor = try await ground.logins.connect(.auditor)
+            let outsider = try await ground.logins.connectOutsiderGivenConnect()
+            for connection in [worker, officer, auditor, outsider] {
+                await expectRefused("INSERT INTO job_cancel_requests (job_id) VALUES (\(job))", on: connection, .insufficientPrivilege)
+            }
+            try await ground.admin.execute("INSERT INTO job_cancel_requests (job_id) VALUES (\(job))")
+            for connection in [worker, officer, auditor, outsider] {
+                await expectRefused("DELETE FROM job_cancel_requests WHERE job_id = \(job)", on: connection, .insufficientPrivilege)
+                await expectRefused("UPDATE job_cancel_requests SET requested_by = 'someone else'", on: connection, .insufficientPrivilege)
+            }
+            // Workers and officers see it (the heartbeat, jobs show); auditors and outsiders do not.
+            for connection in [worker, officer] {
+                #expect(try await connection.query("SELECT job_id FROM job_cancel_requests").count == 1)
+            }
+            for connection in [auditor, outsider] {
+                await expectRefused("SELECT job_id FROM job_cancel_requests", on: connection, .insufficientPrivilege)
+            }
+            // The worker, honouring it, cancels its own job: the batch is cancelled as the operator asked.
+            try await worker.execute("""
+                UPDATE jobs SET state = 'cancelled', finished_at = now(), lease_expires_at = NULL WHERE id = \(job)
+                """)
+            let batch = try await ground.admin.query("SELECT status, error FROM batches WHERE id = \(ground.runningBatch)")[0]
+            #expect(try batch.decode("status", as: String.self) == "cancelled")
+        }
+    }
+
     @Test func anotherWorkerRescuesAnExpiredJobOnlyByTheRules() async throws {
         try await SecurityGround.with { ground in
             try await Self.withSecondWorker(ground) { second, _ in
