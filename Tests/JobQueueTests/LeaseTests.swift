@@ -11,13 +11,14 @@ struct LeaseTests {
             // Runs for more than one and a half lease durations; the worker's heartbeat keeps it.
             // The lease leaves a heartbeat (every third of it) 13 s of slack: on the 2-core CI
             // machine, with the rest of the suite (servers, daemons, a failover) running beside
-            // it, the whole process was seen to stall for 11 s (it failed with 3 s, then 6 s).
-            let job = try await connection.enqueue(try NewJob(EffectJob.self, arguments: .init(sleepMilliseconds: 31000)))
+            // it, the whole process was seen to stall for 11 s (it failed with 3 s, then 6 s),
+            // and once 14 s (with 20 s); now 40 s, a heartbeat every 13 s.
+            let job = try await connection.enqueue(try NewJob(EffectJob.self, arguments: .init(sleepMilliseconds: 61000)))
             var effects = JobRegistry()
             effects.register(EffectJob())
             let registry = effects
             let shortLease: @Sendable (inout JobWorkerConfiguration) -> Void = {
-                $0.leaseDuration = .seconds(20)
+                $0.leaseDuration = .seconds(40)
                 $0.rescueInterval = .milliseconds(50)
             }
             // A second worker (on another queue), rescuing eagerly all along.
