@@ -68,7 +68,13 @@ public struct JobAdmin: Sendable {
             guard let job = try await self.job(id) else { return nil }
             guard !job.state.isFinished else { throw JobQueueError.notAllowed(jobID: id, state: job.state, action: "cancel") }
             try await connection.execute(JobStatements.requestCancel(id))
-            return .requested(try await self.job(id) ?? job)
+            // It may have ended meanwhile: then there is nothing to cancel, as above.
+            guard let after = try await self.job(id), !after.state.isFinished else {
+                try await connection.execute(JobStatements.withdrawCancelRequest(id))
+                let state = try await self.job(id)?.state ?? job.state
+                throw JobQueueError.notAllowed(jobID: id, state: state, action: "cancel")
+            }
+            return .requested(after)
         }
     }
 

@@ -22,7 +22,6 @@ public enum JobQueueError: Error, Sendable, CustomStringConvertible, Equatable {
     case databaseUnreachable(String)
     /// An operator action that the job's state does not allow.
     case notAllowed(jobID: Int64, state: JobState, action: String)
-    /// The job's handler is committing its result right now (it holds the job's row).
 
     public var description: String {
         switch self {

@@ -386,13 +386,13 @@ final class WorkerRuntime: Sendable {
             }
             return .none
         case (_, .cancelRequested?):
+            // The cancel came too late when the handler had ended, or committed its result.
             if case .success? = result {
                 logger.notice("an operator asked to cancel a job whose handler had already ended; it succeeded")
                 return mark.isMarked ? .none : .succeeded
-            }
-            if mark.isMarked {
+            } else if mark.isMarked {
                 logger.notice("an operator asked to cancel a job whose handler had already committed its result; it succeeded")
-                return mark.isMarked ? .none : .succeeded
+                return .none
             }
             logger.notice("job cancelled by an operator while running; its handler was stopped")
             return .finished(.cancelled, message: Interruption.cancelRequestedMessage)

@@ -328,14 +328,8 @@ struct JobsCommand: AsyncParsableCommand {
             }
             try JobsCommand.report(cancellation?.job, id: id, json: output.json) { job in
                 let name = "Job \(job.id) (\(TerminalText.escaped(job.kind)))"
-                switch cancellation {
-                case .requested where job.state.isFinished:
-                    return "\(name) \(job.state.rawValue) before the cancel could stop it."
-                case .requested:
-                    return "\(name) is busy (its row is locked); cancel asked: its daemon stops it at its next heartbeat, and it ends cancelled unless its commit comes first (see reception jobs show \(job.id))."
-                default:
-                    return "\(name) is cancelled."
-                }
+                guard case .requested = cancellation else { return "\(name) is cancelled." }
+                return "\(name) is committing its result right now, so the cancel was recorded: its daemon stops it at its next heartbeat and it ends cancelled, unless that commit finishes first. Follow it with: reception jobs show \(job.id)"
             }
         }
     }
