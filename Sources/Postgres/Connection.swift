@@ -55,44 +55,9 @@ public final class Connection: @unchecked Sendable {
         logger: Logger = Logger(label: "reception.postgres")
     ) async throws -> Connection {
         let queue = DispatchQueue(label: "reception.postgres.connection")
-        let handle: OpaquePointer = try await withCheckedThrowingContinuation { continuation in
-            queue.async {
-                // connect_timeout first, so that the connection string's own wins: without one, a
-                // host that drops packets would hold a connect for minutes.
-                let keywords = ["connect_timeout", "dbname", "fallback_application_name", "client_encoding"]
-                let values = ["10", conninfo ?? "", applicationName, "UTF8"]
-                let connection = withCStrings(keywords) { keywordPointers in
-                    withCStrings(values) { valuePointers in
-                        PQconnectdbParams(keywordPointers, valuePointers, 1)
-                    }
-                }
-                guard let connection else {
-                    continuation.resume(throwing: PostgresError.connectionFailed(reason: "libpq could not allocate a connection"))
-                    return
-                }
-                guard PQstatus(connection) == CONNECTION_OK else {
-                    // libpq quotes a connection string it cannot parse, password and all: never
-                    // let that reach a log or a terminal.
-                    let reason = Connection.redacted(Connection.errorMessage(connection), conninfo: conninfo)
-                    PQfinish(connection)
-                    continuation.resume(throwing: PostgresError.connectionFailed(reason: reason))
-                    return
-                }
-                // libpq prints NOTICEs to stderr by default; they are not ours to print.
-                PQsetNoticeProcessor(connection, { _, _ in }, nil)
-                // Fixed session settings, so that text values parse the same everywhere.
-                let settings = PQexec(connection, "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 3")
-                let ok = PQresultStatus(settings) == PGRES_COMMAND_OK
-                PQclear(settings)
-                guard ok else {
-                    let reason = Connection.errorMessage(connection)
-                    PQfinish(connection)
-                    continuation.resume(throwing: PostgresError.connectionFailed(reason: reason))
-                    return
-                }
-                nonisolated(unsafe) let sendable = connection
-                continuation.resume(returning: sendable)
-            }
+        // A cancelled task (a daemon told to stop) leaves the blocking connect behind.
+        let handle = try await PendingConnect.run { pending in
+            queue.async { pending.finish(Connection.open(conninfo, applicationName: applicationName)) }
         }
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else {
@@ -110,6 +75,41 @@ public final class Connection: @unchecked Sendable {
         }
         logger.debug("connected", metadata: ["postgres.backend": "\(connection.backendPID)"])
         return connection
+    }
+
+    /// libpq's blocking connect and the session's fixed settings, on the connection's queue.
+    private static func open(_ conninfo: String?, applicationName: String) -> Result<OpaquePointer, any Error> {
+        // connect_timeout first, so that the connection string's own wins: without one, a
+        // host that drops packets would hold a connect for minutes.
+        let keywords = ["connect_timeout", "dbname", "fallback_application_name", "client_encoding"]
+        let values = ["10", conninfo ?? "", applicationName, "UTF8"]
+        let connection = withCStrings(keywords) { keywordPointers in
+            withCStrings(values) { valuePointers in
+                PQconnectdbParams(keywordPointers, valuePointers, 1)
+            }
+        }
+        guard let connection else {
+            return .failure(PostgresError.connectionFailed(reason: "libpq could not allocate a connection"))
+        }
+        guard PQstatus(connection) == CONNECTION_OK else {
+            // libpq quotes a connection string it cannot parse, password and all: never
+            // let that reach a log or a terminal.
+            let reason = Connection.redacted(Connection.errorMessage(connection), conninfo: conninfo)
+            PQfinish(connection)
+            return .failure(PostgresError.connectionFailed(reason: reason))
+        }
+        // libpq prints NOTICEs to stderr by default; they are not ours to print.
+        PQsetNoticeProcessor(connection, { _, _ in }, nil)
+        // Fixed session settings, so that text values parse the same everywhere.
+        let settings = PQexec(connection, "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 3")
+        let ok = PQresultStatus(settings) == PGRES_COMMAND_OK
+        PQclear(settings)
+        guard ok else {
+            let reason = Connection.errorMessage(connection)
+            PQfinish(connection)
+            return .failure(PostgresError.connectionFailed(reason: reason))
+        }
+        return .success(connection)
     }
 
     /// False once the connection broke; such a connection must be replaced.

@@ -65,6 +65,24 @@ struct StartupTests {
         #expect(status == 0, "\(daemon.log)")
     }
 
+    /// SIGTERM while libpq's blocking connect waits for a server that accepted the TCP
+    /// connection and never answers (a hung host; here with a 120 s connect_timeout) ends the
+    /// daemon within its grace period: the connect is left behind, not waited for.
+    @Test func sigtermDuringABlockingConnectEndsItWithinTheGracePeriod() async throws {
+        let listener = try SilentListener()
+        defer { listener.close() }
+        let daemon = try DaemonProcess(url: "host=127.0.0.1 port=\(listener.port) dbname=reception connect_timeout=120",
+                                       ["--grace-period", "1s", "--startup-timeout", "5m"])
+        try await QueueTest.waitUntil("the daemon connects", timeout: .seconds(30)) { listener.acceptOne() }
+        // Its signal handlers are in place by then; a moment more, so that libpq waits in earnest.
+        try await Task.sleep(for: .milliseconds(500))
+        daemon.signal(SIGTERM)
+        // Without leaving the connect behind it waits for connect_timeout (120 s); the guard is
+        // far below that and far above the 1 s grace period.
+        let status = await daemon.waitForExit(timeout: .seconds(30))
+        #expect(status == 0, "\(daemon.log)")
+    }
+
     /// A login the database does not let work the queue (an officer's, say) would claim nothing
     /// for ever: a configuration error, said at once.
     @Test func aLoginThatMayNotWorkTheQueueExits78() async throws {
@@ -75,5 +93,44 @@ struct StartupTests {
                 #expect(daemon.log.contains("may not work the queue") && daemon.log.contains("reception_worker"), "\(daemon.log)")
             }
         }
+    }
+}
+
+/// A TCP port on the loopback that takes connections and never says a word, as a hung server
+/// does: libpq's connect then waits for its connect_timeout.
+final class SilentListener: @unchecked Sendable {
+    private let socketFD: Int32
+    private var accepted: [Int32] = []
+    let port: Int
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+        }
+        guard fd >= 0, bound == 0, listen(fd, 16) == 0 else { throw POSIXError(.EADDRNOTAVAIL) }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        socketFD = fd
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Takes a waiting connection, if there is one (and keeps it open, silent).
+    func acceptOne() -> Bool {
+        let fd = accept(socketFD, nil, nil)
+        guard fd >= 0 else { return false }
+        accepted.append(fd)
+        return true
+    }
+
+    func close() {
+        for fd in accepted + [socketFD] { _ = Glibc.close(fd) }
     }
 }
