@@ -23,6 +23,36 @@ struct StartupTests {
         #expect(daemon.log.contains("--database-url"))
     }
 
+    /// A wrong password is a configuration error: exit 78 at once, not retried (a retry could
+    /// lock the account), and the password is not repeated. The test cluster trusts local
+    /// logins except this one role's (scripts/db puts its scram-sha-256 line first), so with
+    /// trust in its place the daemon would log in and the test fail.
+    @Test func aWrongPasswordExits78AtOnceWithoutRepeatingIt() async throws {
+        try await TestDatabase.withMigratedDatabase { url in
+            let server = try await Connection.connect(try TestDatabase.serverURL())
+            try await server.executeScript("""
+                DO $$ BEGIN
+                    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'reception_password_probe') THEN
+                        CREATE ROLE reception_password_probe LOGIN IN ROLE reception_worker;
+                    END IF;
+                END $$;
+                ALTER ROLE reception_password_probe PASSWORD 'the-right-one-7f3a';
+                """)
+            let login = TestDatabase.url(url, user: "reception_password_probe")
+            let wrong = login + (login.contains("://") ? "&" : " ") + "password=not-the-password-91c2"
+            let daemon = try DaemonProcess(url: wrong, [])
+            let status = await daemon.waitForExit(timeout: .seconds(20))
+            #expect(status == 78, "\(daemon.log)")
+            #expect(daemon.log.contains("password authentication failed"), "\(daemon.log)")
+            #expect(!daemon.log.contains("reconnecting"))
+            #expect(!daemon.log.contains("not-the-password-91c2"))
+            // The right password logs in (the line above is what refused the wrong one).
+            let right = login + (login.contains("://") ? "&" : " ") + "password=the-right-one-7f3a"
+            let connection = try await Connection.connect(right)
+            #expect(try await connection.query("SELECT session_user AS u")[0].decode("u", as: String.self) == "reception_password_probe")
+        }
+    }
+
     /// A connection string libpq cannot read is a configuration error, and the value it could
     /// not read (here with a password glued to it) is not repeated in the log.
     @Test func anUnreadableConnectionStringExits78WithoutItsValue() async throws {
