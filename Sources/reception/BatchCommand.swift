@@ -99,7 +99,7 @@ struct BatchCommand: AsyncParsableCommand {
             let interactive = isatty(STDERR_FILENO) == 1 && !output.json
             var hinted = false
             var printed: BatchProgress?
-            let batch = try await Batches.wait(for: requested.id, on: database) { batch, waited in
+            func report(_ batch: BatchRecord, _ waited: Duration) {
                 if batch.status == "queued" && waited >= .seconds(10) && !hinted {
                     hinted = true
                     FileHandle.standardError.write(Data("batch \(batch.id) is still queued: is a receptiond running? (start one with: receptiond --database-url ...)\n".utf8))
@@ -111,6 +111,20 @@ struct BatchCommand: AsyncParsableCommand {
                     FileHandle.standardError.write(Data("batch \(batch.id): \(String(format: "%.1f", progress.seconds)) s  \(BatchReport.progress(progress))\n".utf8))
                 }
             }
+
+            // The batch runs on in its daemon whatever happens to this session: a server that
+            // restarts or fails over (a multi-host URL) is reconnected to, and the wait goes on.
+            var waitingOn = database
+            var batch: BatchRecord?
+            while batch == nil {
+                do {
+                    batch = try await Batches.wait(for: requested.id, on: waitingOn, onWait: report)
+                } catch let error as PostgresError where error.isConnectionProblem {
+                    FileHandle.standardError.write(Data("\nreception: lost the database while waiting for batch \(requested.id) (it runs on in its daemon); reconnecting\n".utf8))
+                    waitingOn = try await connection.connect()
+                }
+            }
+            guard let batch else { return }
             if interactive { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
             if output.json { try JSONOutput.print(batch) } else { print(BatchReport.render(batch)) }
             if batch.status != "finished" { throw ExitCode(ExitCodes.failure) }

@@ -53,6 +53,50 @@ struct BatchThroughDaemonTests {
         }
     }
 
+    /// The officer's `batch run` outlives its session: cut off while it waits (as a server
+    /// restart or a failover would), it reconnects and reports the batch its daemon ran.
+    @Test func theWaitingCLIReconnectsWhenItsSessionIsLost() async throws {
+        try await TestDatabase.withMigratedDatabase { url in
+            let db = try await Connection.connect(url, applicationName: "reception-tests")
+            try await WorkflowFixture.seed(on: db, cases: 4)
+            let output = FileManager.default.temporaryDirectory.appendingPathComponent("batch-run-\(UUID().uuidString)")
+            _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+            defer { try? FileManager.default.removeItem(at: output) }
+            let handle = try FileHandle(forWritingTo: output)
+            defer { try? handle.close() }
+            let cli = Process()
+            cli.executableURL = try TestDatabase.executable("reception")
+            cli.arguments = ["batch", "run", "--period", "2026", "--time-limit", "1", "--database-url", url]
+            cli.standardOutput = handle
+            cli.standardError = handle
+            try cli.run()
+            // Whatever fails below, the CLI (which would wait for ever with no daemon) ends.
+            defer { if cli.isRunning { cli.terminate() } }
+
+            // Its batch is queued and it waits, polling on its one session: cut that session.
+            let cutOff: Query = """
+                SELECT count(pg_terminate_backend(a.pid)) AS n
+                FROM pg_stat_activity a
+                WHERE a.datname = current_database() AND a.application_name = 'reception'
+                  AND EXISTS (SELECT 1 FROM batches)
+                """
+            let deadline = ContinuousClock.now + .seconds(60)
+            while try await db.query(cutOff)[0].decode("n", as: Int.self) == 0 {
+                guard ContinuousClock.now < deadline, cli.isRunning else {
+                    Issue.record("the CLI never waited for its batch: \(String(decoding: try Data(contentsOf: output), as: UTF8.self))")
+                    return
+                }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            let daemon = try startDaemon(url)
+            defer { stop(daemon) }
+            let status = try await withTimeout(.seconds(120)) { await cli.exitStatus() }
+            let said = String(decoding: try Data(contentsOf: output), as: UTF8.self)
+            #expect(status == 0, "\(said)")
+            #expect(said.contains("reconnecting") && said.contains("finished"), "\(said)")
+        }
+    }
+
     /// Issue 10 §2: a batch the engine cannot prove optimal uses its whole time limit, and the
     /// officer waiting in `reception batch run` sees its score and certified gap as they improve.
     @Test func theWaitingOfficerSeesTheBatchImprove() async throws {
