@@ -101,7 +101,9 @@ final class WorkerRuntime: Sendable {
         let (present, mayWork) = try await cancelWhenGracefulShutdown {
             try await self.claimDatabase.run(giveUpAfter: self.configuration.startupRetryBudget) { connection in
                 let present = try await connection.query(JobStatements.isMigrated)[0].decode("present", as: Bool.self)
-                return (present, present ? try await connection.query(JobStatements.mayWork)[0].decode("may_work", as: Bool?.self) : nil)
+                let mayWork = present ? try await connection.query(JobStatements.mayWork)[0].decode("may_work", as: Bool?.self) : nil
+                if present, mayWork == true { try await self.configuration.startupCheck(connection) }
+                return (present, mayWork)
             }
         }
         guard present, let mayWork else { throw JobQueueError.notMigrated }

@@ -1,4 +1,5 @@
 import Foundation
+import Postgres
 
 /// How a `JobWorker` runs. receptiond fills it from its command line.
 public struct JobWorkerConfiguration: Sendable {
@@ -75,6 +76,10 @@ public struct JobWorkerConfiguration: Sendable {
     public var workerID: String = JobWorkerConfiguration.makeWorkerID()
     /// Shown in pg_stat_activity.
     public var applicationName = "jobqueue-worker"
+    /// Run once at start, on the worker's first connection, after the queue's own checks: the
+    /// application's check that the rest of its schema is what its handlers need. An error it
+    /// throws ends `run()` as it is, before any job is claimed.
+    public var startupCheck: @Sendable (Connection) async throws -> Void = { _ in }
 
     public init(conninfo: String? = nil) {
         self.conninfo = conninfo

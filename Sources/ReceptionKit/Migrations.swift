@@ -45,3 +45,31 @@ public enum Migrations {
         try Migrator(directory: try locateDirectory(), logger: logger)
     }
 }
+
+extension Migrations {
+    /// The newest migration of this release: receptiond refuses to start on a database
+    /// without it. A test holds it equal to the newest file in `sql/`, so a new migration
+    /// raises it.
+    public static let required = 22
+
+    /// A database whose migrations stop short of what this build needs: its statements would
+    /// fail one by one at run time (a missing table, a function of the old signature).
+    public struct Behind: Error, CustomStringConvertible {
+        public let applied: Int?
+        public var description: String {
+            "the database has \(applied.map { "migrations up to \($0)" } ?? "no migrations recorded"); this build needs \(Migrations.required)"
+        }
+    }
+
+    /// Throws `Behind` unless the database has every migration up to `required`. A newer
+    /// database is accepted: `reception db migrate` comes first in an upgrade, and the daemons
+    /// are replaced after it, one at a time.
+    public static func checkCurrent(on connection: Connection) async throws {
+        let recorded = try await connection.query("SELECT to_regclass('schema_migrations') IS NOT NULL AS present")[0]
+            .decode("present", as: Bool.self)
+        let applied = recorded
+            ? try await connection.query("SELECT max(version) AS version FROM schema_migrations")[0].decode("version", as: Int?.self)
+            : nil
+        guard let applied, applied >= required else { throw Behind(applied: applied) }
+    }
+}

@@ -164,6 +164,8 @@ struct Receptiond: AsyncParsableCommand {
                 job: try NewJob(DeadlineCheckJob.self, arguments: .init(), queue: configuration.queues.sorted()[0])))
         }
 
+        configuration.startupCheck = { try await Migrations.checkCurrent(on: $0) }
+
         let worker = JobWorker(configuration: configuration, registry: registry(), logger: logger)
         var group = ServiceGroupConfiguration(
             services: [.init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "worker")],
@@ -192,6 +194,9 @@ struct Receptiond: AsyncParsableCommand {
                 logger.critical("stopped by an error", metadata: ["error": "\(error)"])
                 throw ExitCode(1)
             }
+        } catch let error as Migrations.Behind {
+            logger.critical("\(error)", metadata: ["hint": "run `reception db migrate` of this release against the database first"])
+            throw ExitCode(78)
         } catch is CancellationError {
             return  // SIGTERM before the worker started: nothing ran, nothing to hand back
         } catch {

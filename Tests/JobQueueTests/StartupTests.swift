@@ -1,5 +1,6 @@
 import Foundation
 import Postgres
+import ReceptionKit
 import Testing
 import TestSupport
 
@@ -70,6 +71,34 @@ struct StartupTests {
             let daemon = try DaemonProcess(url: url, [])
             #expect(await daemon.waitForExit(timeout: .seconds(20)) == 78, "\(daemon.log)")
         }
+    }
+
+    /// A database migrated by an older release (here: its newest migration taken back) has a
+    /// queue but not what this build's handlers use: a configuration error, said at start, not
+    /// a batch failing later on a missing table.
+    @Test func aDatabaseBehindThisBuildsMigrationsExits78() async throws {
+        try await TestDatabase.withMigratedDatabase { url in
+            let admin = try await Connection.connect(url)
+            try await admin.execute("DELETE FROM schema_migrations WHERE version = \(Migrations.required)")
+            try await TestLogins.with(database: url) { logins in
+                let daemon = try DaemonProcess(url: logins.url(.worker), [])
+                #expect(await daemon.waitForExit(timeout: .seconds(20)) == 78, "\(daemon.log)")
+                #expect(daemon.log.contains("migrations up to \(Migrations.required - 1)") && daemon.log.contains("reception db migrate"),
+                        "\(daemon.log)")
+                // With the record back, the same login starts and drains.
+                try await admin.execute("""
+                    INSERT INTO schema_migrations (version, name, checksum, duration_ms) VALUES (\(Migrations.required), 'restored', 'x', 0)
+                    """)
+                let again = try DaemonProcess(url: logins.url(.worker), ["--drain"])
+                #expect(await again.waitForExit(timeout: .seconds(20)) == 0, "\(again.log)")
+            }
+        }
+    }
+
+    /// The migration receptiond requires is the newest in sql/: a new migration raises it.
+    @Test func theRequiredMigrationIsTheNewest() throws {
+        let newest = try Migrator(directory: TestDatabase.sqlDirectory).migrations.map(\.version).max()
+        #expect(newest == Migrations.required)
     }
 
     /// No server at all: retried (and said) until the budget ends, then exit 69.

@@ -108,6 +108,28 @@ struct QueueAndLockAttackTests {
         }
     }
 
+    /// Retention prunes as the worker login, which may not delete cancel requests: a request
+    /// goes with its job all the same (sql/022), and only with it.
+    @Test func aPrunedJobTakesItsCancelRequestWithIt() async throws {
+        try await SecurityGround.with { ground in
+            let enqueue: Query = "INSERT INTO jobs (kind) VALUES ('noop') RETURNING id"
+            let old: Int = try await ground.admin.query(enqueue)[0].decode("id")
+            let live: Int = try await ground.admin.query(enqueue)[0].decode("id")
+            try await ground.admin.execute("UPDATE jobs SET state = 'cancelled', finished_at = now() - interval '30 days' WHERE id = \(old)")
+            try await ground.admin.execute("INSERT INTO job_cancel_requests (job_id) VALUES (\(old)), (\(live))")
+            let worker = try await ground.logins.connect(.worker)
+            // Retention's statement, as the worker login runs it.
+            let pruned = try await worker.execute("""
+                DELETE FROM jobs WHERE state IN ('succeeded', 'discarded', 'cancelled') AND finished_at < now() - interval '7 days'
+                """)
+            #expect(pruned == 1)
+            let left: [Int] = try await ground.admin.query("SELECT job_id FROM job_cancel_requests ORDER BY job_id").map { try $0.decode("job_id") }
+            #expect(left == [live])
+            // The trigger's function is not a way around the owner's rule.
+            await expectRefused("SELECT jobs_forget_cancel_requests()", on: worker, .insufficientPrivilege)
+        }
+    }
+
     @Test func anotherWorkerRescuesAnExpiredJobOnlyByTheRules() async throws {
         try await SecurityGround.with { ground in
             try await Self.withSecondWorker(ground) { second, _ in
