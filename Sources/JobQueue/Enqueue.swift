@@ -35,10 +35,8 @@ extension Connection {
         if jobs.allSatisfy({ $0.runAt == nil && $0.uniqueKey == nil && $0.maxAttempts == nil }) {
             // COPY: the fastest way in; the server fills in every default.
             var rows = CopyRows(reservingBytes: jobs.count * (24 + jobs[0].kind.utf8.count + jobs[0].arguments.utf8.count))
-            for job in jobs {
-                rows.append([job.queue, job.kind, job.arguments, Int32(job.priority)])
-            }
-            return try await copy(into: "jobs", columns: ["queue", "kind", "args", "priority"], rows: rows)
+            for job in jobs { rows.append(JobStatements.copyRow(job)) }
+            return try await copy(into: JobStatements.copyTable, columns: JobStatements.copyColumns, rows: rows)
         }
         return try await execute(JobStatements.insertMany(jobs))
     }

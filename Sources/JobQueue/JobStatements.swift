@@ -32,6 +32,12 @@ enum JobStatements {
         """
     }
 
+    /// The bulk enqueue's COPY: into this table, these columns, one row per job in this order
+    /// (the server fills in every other default).
+    static let copyTable = "jobs"
+    static let copyColumns = ["queue", "kind", "args", "priority"]
+    static func copyRow(_ job: NewJob) -> [(any PostgresEncodable)?] { [job.queue, job.kind, job.arguments, Int32(job.priority)] }
+
     /// One multi-row INSERT from parallel arrays ('' and 0 stand for "the default").
     static func insertMany(_ jobs: [NewJob]) -> Query {
         """

@@ -76,7 +76,7 @@ struct InterruptionTests {
             stubborn.register(StubbornJob(released: released))
             let registry = stubborn
             // The drain ends although the handler never does.
-            let drained = await withTimeout(.seconds(120)) {
+            let drained: Void?? = await withTimeout(.seconds(120)) {
                 try? await QueueTest.drain(url, registry) { $0.handlerStopTimeout = .milliseconds(300) }
             }
             #expect(drained != nil, "the worker waited for a handler that ignores cancellation")
