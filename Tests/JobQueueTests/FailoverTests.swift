@@ -8,7 +8,8 @@ import TestSupport
 /// scripts/bench-chaos): three daemons and the CLI on a libpq multi-host connection string
 /// (`target_session_attrs=read-write`) carry on while one daemon is SIGKILLed every 2 s, the
 /// primary crashes and restarts, then crashes for good and its synchronous standby is promoted
-/// (scripts/db-replicated); every job's effect happens exactly once.
+/// (scripts/db-replicated), a CLI command started in between; every job's effect happens
+/// exactly once.
 @Suite("Chaos: killed daemons, a crashed server, a promoted standby")
 struct FailoverTests {
     static let script = TestDatabase.repositoryRoot.appendingPathComponent("scripts/db-replicated")
@@ -73,7 +74,15 @@ struct FailoverTests {
                 _ = try await Self.replicated("restart")
             } else if kills == 3 {
                 doneBeforePromotion = await Self.count(url, "SELECT count(*) FROM testing_effects") ?? total
+                // The failover's gap held open: the CLI starts when no primary answers, retries
+                // (and says so), and reaches the standby once it is promoted.
+                _ = try await Self.replicated("crash")
+                async let duringFailover = runTool(try TestDatabase.executable("reception"), ["jobs", "stats", "--json", "--database-url", url])
+                try await Task.sleep(for: .seconds(1))
                 _ = try await Self.replicated("promote")
+                let cli = try await duringFailover
+                #expect(cli.status == 0, "\(cli.error)")
+                #expect(cli.error.contains("retrying"), "\(cli.error)")
             } else if kills > 3, await Self.count(url, open) == 0 {
                 break
             }
