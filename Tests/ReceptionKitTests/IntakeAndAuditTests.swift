@@ -81,6 +81,33 @@ struct IntakeAndAuditTests {
         }
     }
 
+    /// What every rule reads — the time zone, a fixed "today", what batches count — changes
+    /// only by the schema owner, and each change is in the trail with its old and new value,
+    /// for auditors too.
+    @Test func aChangedSettingIsInTheTrail() async throws {
+        try await TestDatabase.withMigratedDatabase { url in
+            try await TestLogins.with(database: url) { logins in
+                let admin = try await Connection.connect(url)
+                try await BatchCounting.set(.persons, on: admin)
+                try await ReceptionClock.setTimeZone("Europe/Helsinki", on: admin)
+                try await ReceptionClock.setTimeZone("Europe/Helsinki", on: admin)  // no change, no event
+                let changes = try await admin.query("""
+                    SELECT details ->> 'setting' AS setting, details ->> 'from' AS was, details ->> 'to' AS now
+                    FROM audit_events WHERE action = 'settings.changed' AND details ->> 'setting' <> 'fixed_today' ORDER BY id
+                    """).map { row in
+                        [try row.decode("setting", as: String.self), try row.decode("was", as: String.self), try row.decode("now", as: String.self)]
+                    }
+                #expect(changes == [["counts", "households", "persons"], ["time_zone", "Europe/Stockholm", "Europe/Helsinki"]])
+                let auditor = try await logins.connect(.auditor)
+                let seen = try await AuditTrail.events(.init(), on: auditor).filter { $0.action == "settings.changed" && !$0.details.contains("fixed_today") }
+                #expect(seen.count == 2, "\(seen.map(\.details))")
+                #expect(seen.contains { $0.details.contains("\"persons\"") && $0.details.contains("\"counts\"") }, "\(seen.map(\.details))")
+                let owner = try await TestDatabase.sessionUser(on: admin)
+                #expect(seen.allSatisfy { $0.actor == owner })
+            }
+        }
+    }
+
     @Test func theTrailFiltersByCaseMunicipalityAndDate() async throws {
         try await TestDatabase.withMigratedDatabase { url in
             let db = try await Connection.connect(url)
