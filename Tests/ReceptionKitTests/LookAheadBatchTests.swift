@@ -115,6 +115,27 @@ struct LookAheadBatchTests {
         }
     }
 
+    /// The forecast's size limit is the database's (sql/019) and the CLI's and the draw's
+    /// (`BatchForecast.maximumExpected`): held equal here, at the edge.
+    @Test func theDatabaseTakesAForecastOfTheSwiftLimitAndNotOneMore() async throws {
+        try await SecurityGround.with { ground in
+            let officer = try await ground.logins.connect(.officer)
+            let limit = BatchForecast.maximumExpected
+            let households = { (count: Int) in (1...count).map { PlacementInstance.Case(id: "E\($0)", ages: [30 + $0 % 40]) } }
+            let requested = try await Batches.request(period: WorkflowFixture.period, municipalities: nil, timeLimit: 5, dryRun: true,
+                                                      forecast: households(limit), on: officer)
+            let kept: Int = try await ground.admin.query("SELECT count(*) AS n FROM batch_forecast_households WHERE batch_id = \(requested.id)")[0].decode("n")
+            #expect(kept == limit)
+            do {
+                _ = try await Batches.request(period: WorkflowFixture.period, municipalities: nil, timeLimit: 5, dryRun: true,
+                                              forecast: households(limit + 1), on: officer)
+                Issue.record("the database took a forecast of \(limit + 1) households")
+            } catch let error as PostgresError {
+                #expect("\(error)".contains("at most \(limit) households"), "\(error)")
+            }
+        }
+    }
+
     @Test func theForecastFileIsTheRequestsAndOnlyAnOfficerGivesIt() async throws {
         try await SecurityGround.with { ground in
             let officer = try await ground.logins.connect(.officer)
