@@ -249,6 +249,18 @@ struct QueueAndLockAttackTests {
                     WHERE id = \(scheduled)
                     """, on: second, .insufficientPrivilege)
                 await expectRefused("UPDATE jobs SET state = 'available' WHERE id = \(scheduled)", on: second, .insufficientPrivilege)
+                // Periodic jobs cannot be silenced by a slot far ahead (sql/024): retention and
+                // the deadline check would never be enqueued again.
+                try await worker.execute("INSERT INTO job_periodic (name, schedule, last_slot) VALUES ('deadline-check', 'every day at 06:00', now())")
+                for far in ["'infinity'", "now() + interval '10 years'", "now() + interval '2 days'"] {
+                    // SQL, not a bound value: the attacker's own expression.
+                    await expectRefused(Query(stringLiteral: "INSERT INTO job_periodic (name, schedule, last_slot) VALUES ('prune-jobs', 'every hour', \(far))"),
+                                        on: second, .checkViolation)
+                    await expectRefused(Query(stringLiteral: "UPDATE job_periodic SET last_slot = \(far) WHERE name = 'deadline-check'"),
+                                        on: second, .checkViolation)
+                }
+                // A slot a little ahead (a host clock some hours fast) is taken.
+                try await second.execute("UPDATE job_periodic SET last_slot = now() + interval '3 hours' WHERE name = 'deadline-check'")
             }
         }
     }
