@@ -30,27 +30,41 @@ struct StartupTests {
     /// trust in its place the daemon would log in and the test fail.
     @Test func aWrongPasswordExits78AtOnceWithoutRepeatingIt() async throws {
         try await TestDatabase.withMigratedDatabase { url in
-            let server = try await Connection.connect(try TestDatabase.serverURL())
+            // A role of no standing (no grants, no membership) with a password made for this
+            // run, dropped again at the end: nothing in the repository logs in as it.
+            let password = "probe-" + UUID().uuidString.lowercased()
+            let server = try await Connection.connect(url)
             try await server.executeScript("""
+                DROP ROLE IF EXISTS reception_password_probe;
+                CREATE ROLE reception_password_probe LOGIN PASSWORD '\(password)';
                 DO $$ BEGIN
-                    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'reception_password_probe') THEN
-                        CREATE ROLE reception_password_probe LOGIN IN ROLE reception_worker;
-                    END IF;
+                    EXECUTE format('GRANT CONNECT ON DATABASE %I TO reception_password_probe', current_database());
                 END $$;
-                ALTER ROLE reception_password_probe PASSWORD 'the-right-one-7f3a';
                 """)
-            let login = TestDatabase.url(url, user: "reception_password_probe")
-            let wrong = login + (login.contains("://") ? "&" : " ") + "password=not-the-password-91c2"
-            let daemon = try DaemonProcess(url: wrong, [])
-            let status = await daemon.waitForExit(timeout: .seconds(20))
-            #expect(status == 78, "\(daemon.log)")
-            #expect(daemon.log.contains("password authentication failed"), "\(daemon.log)")
-            #expect(!daemon.log.contains("reconnecting"))
-            #expect(!daemon.log.contains("not-the-password-91c2"))
-            // The right password logs in (the line above is what refused the wrong one).
-            let right = login + (login.contains("://") ? "&" : " ") + "password=the-right-one-7f3a"
-            let connection = try await Connection.connect(right)
-            #expect(try await connection.query("SELECT session_user AS u")[0].decode("u", as: String.self) == "reception_password_probe")
+            let drop = """
+                DO $$ BEGIN
+                    EXECUTE format('REVOKE CONNECT ON DATABASE %I FROM reception_password_probe', current_database());
+                END $$;
+                DROP ROLE IF EXISTS reception_password_probe;
+                """
+            do {
+                let login = TestDatabase.url(url, user: "reception_password_probe")
+                let wrong = login + (login.contains("://") ? "&" : " ") + "password=not-the-password-91c2"
+                let daemon = try DaemonProcess(url: wrong, [])
+                let status = await daemon.waitForExit(timeout: .seconds(20))
+                #expect(status == 78, "\(daemon.log)")
+                #expect(daemon.log.contains("password authentication failed"), "\(daemon.log)")
+                #expect(!daemon.log.contains("reconnecting"))
+                #expect(!daemon.log.contains("not-the-password-91c2"))
+                // The right password logs in (the line above is what refused the wrong one).
+                let right = login + (login.contains("://") ? "&" : " ") + "password=\(password)"
+                let connection = try await Connection.connect(right)
+                #expect(try await connection.query("SELECT session_user AS u")[0].decode("u", as: String.self) == "reception_password_probe")
+            } catch {
+                try? await server.executeScript(drop)
+                throw error
+            }
+            try await server.executeScript(drop)
         }
     }
 
@@ -125,19 +139,19 @@ struct StartupTests {
     }
 
     /// SIGTERM while libpq's blocking connect waits for a server that accepted the TCP
-    /// connection and never answers (a hung host; here with a 120 s connect_timeout) ends the
+    /// connection and never answers (a hung host; here with no connect_timeout at all) ends the
     /// daemon within its grace period: the connect is left behind, not waited for.
     @Test func sigtermDuringABlockingConnectEndsItWithinTheGracePeriod() async throws {
         let listener = try SilentListener()
         defer { listener.close() }
-        let daemon = try DaemonProcess(url: "host=127.0.0.1 port=\(listener.port) dbname=reception connect_timeout=120",
+        let daemon = try DaemonProcess(url: "host=127.0.0.1 port=\(listener.port) dbname=reception connect_timeout=0",
                                        ["--grace-period", "1s", "--startup-timeout", "5m"])
         try await QueueTest.waitUntil("the daemon connects", timeout: .seconds(30)) { listener.acceptOne() }
         // Its signal handlers are in place by then; a moment more, so that libpq waits in earnest.
         try await Task.sleep(for: .milliseconds(500))
         daemon.signal(SIGTERM)
-        // Without leaving the connect behind it waits for connect_timeout (120 s); the guard is
-        // far below that and far above the 1 s grace period.
+        // Without leaving the connect behind it would wait for ever; the guard is only that,
+        // far above the 1 s grace period.
         let status = await daemon.waitForExit(timeout: .seconds(30))
         #expect(status == 0, "\(daemon.log)")
     }
