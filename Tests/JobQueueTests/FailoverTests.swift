@@ -77,12 +77,13 @@ struct FailoverTests {
                 // The failover's gap held open: the CLI starts when no primary answers, retries
                 // (and says so), and reaches the standby once it is promoted.
                 _ = try await Self.replicated("crash")
-                async let duringFailover = runTool(try TestDatabase.executable("reception"), ["jobs", "stats", "--json", "--database-url", url])
-                try await Task.sleep(for: .seconds(1))
+                // Promoted once the CLI has said it retries (not after a fixed pause, which a
+                // slow start of the CLI could outlast).
+                let cli = try ChildProcess(try TestDatabase.executable("reception"), ["jobs", "stats", "--json", "--database-url", url])
+                try await QueueTest.waitUntil("the CLI retries", timeout: .seconds(20)) { cli.errorOutput.contains("retrying") }
                 _ = try await Self.replicated("promote")
-                let cli = try await duringFailover
-                #expect(cli.status == 0, "\(cli.error)")
-                #expect(cli.error.contains("retrying"), "\(cli.error)")
+                #expect(await cli.waitForExit(timeout: .seconds(60)) == 0, "\(cli.errorOutput)")
+                #expect(cli.output.contains("\"queue\""), "\(cli.output)")
             } else if kills > 3, await Self.count(url, open) == 0 {
                 break
             }

@@ -76,10 +76,14 @@ struct InterruptionTests {
             stubborn.register(StubbornJob(released: released))
             let registry = stubborn
             // The drain ends although the handler never does.
-            let drained: Void?? = await withTimeout(.seconds(120)) {
-                try? await QueueTest.drain(url, registry) { $0.handlerStopTimeout = .milliseconds(300) }
+            let drained: Result<Void, any Error>? = await withTimeout(.seconds(120)) {
+                do {
+                    try await QueueTest.drain(url, registry) { $0.handlerStopTimeout = .milliseconds(300) }
+                    return .success(())
+                } catch { return .failure(error) }
             }
-            #expect(drained != nil, "the worker waited for a handler that ignores cancellation")
+            let outcome = try #require(drained, "the worker waited for a handler that ignores cancellation")
+            try outcome.get()
             let record = try #require(try await JobAdmin(connection).job(job.id))
             #expect(record.state == .discarded && record.errors.map(\.message) == ["timed out after 200ms"])
         }

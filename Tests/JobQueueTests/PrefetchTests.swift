@@ -49,7 +49,7 @@ struct PrefetchTests {
             var registry = JobRegistry()
             registry.register(SpinJob(stopped: RunLog()))
             registry.register(RecordJob(log: log))
-            try await QueueTest.withWorker(url, registry, { $0.concurrency = 1; $0.prefetch = 10; $0.prefetchHold = .seconds(120); $0.leaseDuration = .seconds(6) }) {
+            try await QueueTest.withWorker(url, registry, { $0.concurrency = 1; $0.prefetch = 10; $0.prefetchHold = .seconds(120); $0.leaseDuration = .seconds(15) }) {
                 try await QueueTest.waitUntil("the long job runs") { try await QueueTest.state(of: long.id, connection) == .running }
                 let waiting = try await connection.enqueue(NewJob(kind: RecordJob.kind))
                 let other = try await connection.enqueue(NewJob(kind: RecordJob.kind))
@@ -61,8 +61,9 @@ struct PrefetchTests {
                 // The first lease change seen may come from a heartbeat that read the jobs before
                 // the cancel; the second's heartbeat read them after it, but the worker may still
                 // be acting on what it read; the third starts only once that is done. No clock.
-                // (A lease of 6 s: a heartbeat every 2 s, and none late enough on a loaded machine
-                // for the jobs to be rescued meanwhile.)
+                // (A lease of 15 s: a heartbeat every 5 s. With 6 s, on a machine loaded by the
+                // whole suite, a late heartbeat once let the long job be rescued: its slot came
+                // free before the cancel was seen, and the cancelled job started.)
                 func lease() async throws -> String? {
                     try await connection.query("SELECT lease_expires_at::text AS l FROM jobs WHERE id = \(other.id)")[0].decode("l", as: String?.self)
                 }
@@ -74,6 +75,7 @@ struct PrefetchTests {
                 try await QueueTest.waitUntil("the other job ran") { try await QueueTest.state(of: other.id, connection) == .succeeded }
                 #expect(log.ids == [other.id], "the cancelled job never started: \(log.ids)")
                 #expect(try await QueueTest.state(of: waiting.id, connection) == .cancelled)
+                #expect(try #require(try await JobAdmin(connection).job(long.id)).attempt == 1, "the long job held its slot throughout")
             }
         }
     }

@@ -3,9 +3,16 @@ import Foundation
 extension Process {
     /// Waits until the process ends, without holding a thread: the test runner shares the
     /// cooperative pool (two threads on a small machine) with every worker the tests run in
-    /// process, and a blocking `waitUntilExit` there stalls their heartbeats.
+    /// process, and a blocking `waitUntilExit` there stalls their heartbeats. A cancelled wait
+    /// (a test's time guard ran out) ends the process, so that nothing waits on it for ever.
     public func exitStatus() async -> Int32 {
-        while isRunning { try? await Task.sleep(for: .milliseconds(20)) }
+        while isRunning {
+            do { try await Task.sleep(for: .milliseconds(20)) } catch {
+                terminate()
+                while isRunning { usleep(10_000) }
+                break
+            }
+        }
         return terminationStatus
     }
 
