@@ -114,21 +114,29 @@ struct BatchCommand: AsyncParsableCommand {
 
             // The batch runs on in its daemon whatever happens to this session: a server that
             // restarts or fails over (a multi-host URL) is reconnected to, and the wait goes on.
+            // A second apart and a few times only (each connect retries for up to 15 s itself):
+            // a server that drops every session gets a clear refusal, not a loop.
             var waitingOn = database
-            var batch: BatchRecord?
-            while batch == nil {
+            var reconnects = 0
+            let batch: BatchRecord
+            while true {
                 do {
                     batch = try await Batches.wait(for: requested.id, on: waitingOn, onWait: report)
-                } catch let error as PostgresError where error.isConnectionProblem {
-                    FileHandle.standardError.write(Data("\nreception: lost the database while waiting for batch \(requested.id) (it runs on in its daemon); reconnecting\n".utf8))
+                    break
+                } catch let error as PostgresError where error.isConnectionProblem && reconnects < Self.reconnects {
+                    reconnects += 1
+                    FileHandle.standardError.write(Data("\nreception: lost the database while waiting for batch \(requested.id) (it runs on in its daemon); reconnecting (\(reconnects) of \(Self.reconnects))\n".utf8))
+                    try await Task.sleep(for: .seconds(1))
                     waitingOn = try await connection.connect()
                 }
             }
-            guard let batch else { return }
             if interactive { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
             if output.json { try JSONOutput.print(batch) } else { print(BatchReport.render(batch)) }
             if batch.status != "finished" { throw ExitCode(ExitCodes.failure) }
         }
+
+        /// How many times a lost session is reconnected to while waiting for a batch.
+        static let reconnects = 5
 
         /// The officer's forecast file, validated as an import is: every problem named, exit 65.
         static func readForecast(_ file: String, period: Int, json: Bool, on database: Connection) async throws -> [PlacementInstance.Case] {
