@@ -122,11 +122,9 @@ public struct JobAdmin: Sendable {
     }
 
     /// Deletes finished jobs (succeeded, discarded, cancelled) that finished longer than `age`
-    /// ago, in batches; returns how many.
+    /// ago, in batches; returns how many. Their cancel requests go with them (sql/022's trigger).
     public func prune(olderThan age: Duration) async throws -> Int {
-        let pruned = try await PruneJob.prune(olderThan: age, on: connection)
-        try await connection.execute(JobStatements.pruneCancelRequests)
-        return pruned
+        try await PruneJob.prune(olderThan: age, on: connection)
     }
 }
 

@@ -378,12 +378,6 @@ enum JobStatements {
         "DELETE FROM job_cancel_requests WHERE job_id = \(id)"
     }
 
-    /// Requests of jobs that ended or were pruned: a request lives as long as its job runs.
-    static let pruneCancelRequests: Query = """
-        DELETE FROM job_cancel_requests r
-        WHERE NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = r.job_id AND j.state NOT IN ('succeeded', 'discarded', 'cancelled'))
-        """
-
     static func pause(queue: String) -> Query {
         "INSERT INTO job_queue_pauses (queue) VALUES (\(queue)) ON CONFLICT (queue) DO NOTHING"
     }

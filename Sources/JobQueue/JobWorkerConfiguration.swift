@@ -76,7 +76,7 @@ public struct JobWorkerConfiguration: Sendable {
     public var workerID: String = JobWorkerConfiguration.makeWorkerID()
     /// Shown in pg_stat_activity.
     public var applicationName = "jobqueue-worker"
-    /// Run once at start, on the worker's first connection, after the queue's own checks: the
+    /// Run at start (again if the connection drops before it is through), after the queue's own checks: the
     /// application's check that the rest of its schema is what its handlers need. An error it
     /// throws ends `run()` as it is, before any job is claimed.
     public var startupCheck: @Sendable (Connection) async throws -> Void = { _ in }
