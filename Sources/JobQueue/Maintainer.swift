@@ -30,6 +30,9 @@ struct Maintainer: Sendable {
         var leading = false
         var nextRescue = clock.now
         var nextPeriodic: [String: Date] = [:]
+        // The same failure tick after tick (a refused periodic slot, say) is logged once, and
+        // again when it changes or ends, not every second.
+        var failing: String?
         while !Task.isCancelled {
             let tick = clock.now
             do {
@@ -50,11 +53,19 @@ struct Maintainer: Sendable {
                     }
                     try await enqueuePeriodic(due: &nextPeriodic)
                 }
+                if failing != nil {
+                    failing = nil
+                    logger.info("queue maintenance works again")
+                }
             } catch is CancellationError {
                 break
             } catch {
                 if Task.isCancelled { break }
-                logger.error("queue maintenance failed; trying again", metadata: ["error": "\(error)"])
+                let description = "\(error)"
+                if description != failing {
+                    failing = description
+                    logger.error("queue maintenance failed; trying again each tick (logged again when the error changes)", metadata: ["error": "\(description)"])
+                }
             }
             try? await Task.sleep(until: tick + configuration.stageInterval, clock: clock)
         }
