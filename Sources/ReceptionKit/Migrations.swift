@@ -55,21 +55,34 @@ extension Migrations {
     /// A database whose migrations stop short of what this build needs: its statements would
     /// fail one by one at run time (a missing table, a function of the old signature).
     public struct Behind: Error, CustomStringConvertible {
+        /// The newest migration recorded, if any.
         public let applied: Int?
+        /// The first migration up to ``Migrations/required`` that is not recorded (a record
+        /// taken out, or a database migrated by hand past a gap), when the newest is recent enough.
+        public var missing: Int? = nil
         public var description: String {
-            "the database has \(applied.map { "migrations up to \($0)" } ?? "no migrations recorded"); this build needs \(Migrations.required)"
+            if let missing, let applied {
+                return "the database has migrations up to \(applied) but not \(missing); this build needs every one up to \(Migrations.required)"
+            }
+            return "the database has \(applied.map { "migrations up to \($0)" } ?? "no migrations recorded"); this build needs \(Migrations.required)"
         }
     }
 
-    /// Throws `Behind` unless the database has every migration up to `required`. A newer
-    /// database is accepted: `reception db migrate` comes first in an upgrade, and the daemons
-    /// are replaced after it, one at a time.
+    /// Throws `Behind` unless the database has every migration from 1 to `required` (the files
+    /// of `sql/` are numbered without gaps; a test holds them so). A newer database is
+    /// accepted: `reception db migrate` comes first in an upgrade, and the daemons are replaced
+    /// after it, one at a time.
     public static func checkCurrent(on connection: Connection) async throws {
         let recorded = try await connection.query("SELECT to_regclass('schema_migrations') IS NOT NULL AS present")[0]
             .decode("present", as: Bool.self)
-        let applied = recorded
-            ? try await connection.query("SELECT max(version) AS version FROM schema_migrations")[0].decode("version", as: Int?.self)
-            : nil
+        guard recorded else { throw Behind(applied: nil) }
+        let row = try await connection.query("""
+            SELECT (SELECT max(version) FROM schema_migrations) AS newest,
+                   (SELECT min(v) FROM generate_series(1, \(required)::int) AS v
+                     WHERE NOT EXISTS (SELECT FROM schema_migrations WHERE version = v)) AS missing
+            """)[0]
+        let applied = try row.decode("newest", as: Int?.self)
         guard let applied, applied >= required else { throw Behind(applied: applied) }
+        if let missing = try row.decode("missing", as: Int?.self) { throw Behind(applied: applied, missing: missing) }
     }
 }

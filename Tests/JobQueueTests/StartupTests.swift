@@ -109,10 +109,32 @@ struct StartupTests {
         }
     }
 
-    /// The migration receptiond requires is the newest in sql/: a new migration raises it.
+    /// A record taken out of the middle (the newest still there) is as much a database behind
+    /// this build: the check looks at every migration, not only the newest.
+    @Test func aMigrationMissingFromTheMiddleExits78() async throws {
+        try await TestDatabase.withMigratedDatabase { url in
+            let admin = try await Connection.connect(url)
+            let row = try await admin.query("DELETE FROM schema_migrations WHERE version = 7 RETURNING name, checksum")[0]
+            let name = try row.decode("name", as: String.self), checksum = try row.decode("checksum", as: String.self)
+            try await TestLogins.with(database: url) { logins in
+                let daemon = try DaemonProcess(url: logins.url(.worker), [])
+                #expect(await daemon.waitForExit(timeout: .seconds(20)) == 78, "\(daemon.log)")
+                #expect(daemon.log.contains("but not 7") && daemon.log.contains("reception db migrate"), "\(daemon.log)")
+                try await admin.execute("""
+                    INSERT INTO schema_migrations (version, name, checksum, duration_ms) VALUES (7, \(name), \(checksum), 0)
+                    """)
+                let again = try DaemonProcess(url: logins.url(.worker), ["--drain"])
+                #expect(await again.waitForExit(timeout: .seconds(20)) == 0, "\(again.log)")
+            }
+        }
+    }
+
+    /// The migration receptiond requires is the newest in sql/, and the files are numbered
+    /// 1, 2, … without a gap (the startup check asks for every number up to it).
     @Test func theRequiredMigrationIsTheNewest() throws {
-        let newest = try Migrator(directory: TestDatabase.sqlDirectory).migrations.map(\.version).max()
-        #expect(newest == Migrations.required)
+        let versions = try Migrator(directory: TestDatabase.sqlDirectory).migrations.map(\.version).sorted()
+        #expect(versions.last == Migrations.required)
+        #expect(versions == Array(1...Migrations.required))
     }
 
     /// No server at all: retried (and said) until the budget ends, then exit 69.
