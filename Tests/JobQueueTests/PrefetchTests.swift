@@ -49,7 +49,7 @@ struct PrefetchTests {
             var registry = JobRegistry()
             registry.register(SpinJob(stopped: RunLog()))
             registry.register(RecordJob(log: log))
-            try await QueueTest.withWorker(url, registry, { $0.concurrency = 1; $0.prefetch = 10; $0.prefetchHold = .seconds(120); $0.leaseDuration = .seconds(15) }) {
+            try await QueueTest.withWorker(url, registry, { $0.concurrency = 1; $0.prefetch = 10; $0.prefetchHold = .seconds(120); $0.leaseDuration = .seconds(45) }) {
                 try await QueueTest.waitUntil("the long job runs") { try await QueueTest.state(of: long.id, connection) == .running }
                 let waiting = try await connection.enqueue(NewJob(kind: RecordJob.kind))
                 let other = try await connection.enqueue(NewJob(kind: RecordJob.kind))
@@ -61,9 +61,11 @@ struct PrefetchTests {
                 // The first lease change seen may come from a heartbeat that read the jobs before
                 // the cancel; the second's heartbeat read them after it, but the worker may still
                 // be acting on what it read; the third starts only once that is done. No clock.
-                // (A lease of 15 s: a heartbeat every 5 s. With 6 s, on a machine loaded by the
-                // whole suite, a late heartbeat once let the long job be rescued: its slot came
-                // free before the cancel was seen, and the cancelled job started.)
+                // (A lease of 45 s: a heartbeat every 15 s. This worker runs in the test process,
+                // beside the whole suite's tests on 2 cores; with 6 s and then 15 s, heartbeats
+                // starved for longer than the lease let the long job be rescued in fresh-clone
+                // runs: its slot came free before the cancel was seen, and the cancelled job
+                // started. A daemon of its own process does not share its threads so.)
                 func lease() async throws -> String? {
                     try await connection.query("SELECT lease_expires_at::text AS l FROM jobs WHERE id = \(other.id)")[0].decode("l", as: String?.self)
                 }
