@@ -57,14 +57,16 @@ extension Migrations {
     public struct Behind: Error, CustomStringConvertible {
         /// The newest migration recorded, if any.
         public let applied: Int?
-        /// The first migration up to ``Migrations/required`` that is not recorded (a record
-        /// taken out, or a database migrated by hand past a gap), when the newest is recent enough.
-        public var missing: Int? = nil
+        /// The first migration up to ``Migrations/required`` that is not recorded: one past the
+        /// newest, or a gap below it (a record taken out, a database migrated by hand).
+        public let missing: Int
         public var description: String {
-            if let missing, let applied {
-                return "the database has migrations up to \(applied) but not \(missing); this build needs every one up to \(Migrations.required)"
+            let has = switch applied {
+            case nil: "no migrations recorded"
+            case let newest? where missing < newest: "migrations up to \(newest) but not \(missing)"
+            case let newest?: "migrations up to \(newest)"
             }
-            return "the database has \(applied.map { "migrations up to \($0)" } ?? "no migrations recorded"); this build needs \(Migrations.required)"
+            return "the database has \(has); this build needs every one up to \(Migrations.required)"
         }
     }
 
@@ -75,14 +77,14 @@ extension Migrations {
     public static func checkCurrent(on connection: Connection) async throws {
         let recorded = try await connection.query("SELECT to_regclass('schema_migrations') IS NOT NULL AS present")[0]
             .decode("present", as: Bool.self)
-        guard recorded else { throw Behind(applied: nil) }
+        guard recorded else { throw Behind(applied: nil, missing: 1) }
         let row = try await connection.query("""
             SELECT (SELECT max(version) FROM schema_migrations) AS newest,
                    (SELECT min(v) FROM generate_series(1, \(required)::int) AS v
                      WHERE NOT EXISTS (SELECT FROM schema_migrations WHERE version = v)) AS missing
             """)[0]
-        let applied = try row.decode("newest", as: Int?.self)
-        guard let applied, applied >= required else { throw Behind(applied: applied) }
-        if let missing = try row.decode("missing", as: Int?.self) { throw Behind(applied: applied, missing: missing) }
+        if let missing = try row.decode("missing", as: Int?.self) {
+            throw Behind(applied: try row.decode("newest", as: Int?.self), missing: missing)
+        }
     }
 }

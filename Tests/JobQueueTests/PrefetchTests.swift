@@ -61,11 +61,11 @@ struct PrefetchTests {
                 // The first lease change seen may come from a heartbeat that read the jobs before
                 // the cancel; the second's heartbeat read them after it, but the worker may still
                 // be acting on what it read; the third starts only once that is done. No clock.
-                // (A lease of 45 s: a heartbeat every 15 s. This worker runs in the test process,
-                // beside the whole suite's tests on 2 cores; with 6 s and then 15 s, heartbeats
-                // starved for longer than the lease let the long job be rescued in fresh-clone
-                // runs: its slot came free before the cancel was seen, and the cancelled job
-                // started. A daemon of its own process does not share its threads so.)
+                // (A lease of 45 s: a heartbeat every 15 s. With 6 s and then 15 s, fresh-clone
+                // runs twice saw the long job rescued: its slot came free before the cancel was
+                // seen, and the cancelled job started. Most likely its heartbeats starved: this
+                // worker runs in the test process, beside the whole suite on 2 cores; its log
+                // was not kept, so that is not proven.)
                 func lease() async throws -> String? {
                     try await connection.query("SELECT lease_expires_at::text AS l FROM jobs WHERE id = \(other.id)")[0].decode("l", as: String?.self)
                 }
