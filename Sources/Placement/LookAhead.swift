@@ -71,7 +71,8 @@ enum LookAhead {
 
         // 3. The current cases alone: their bound, and the placement without the forecast.
         let alone = Problem(current)
-        let plain = solver.optimise(alone, deadline: deadline)
+        var plain = solver.optimise(alone, deadline: deadline)
+        _ = solver.prove(alone, &plain, deadline: deadline, progress: nil)   // the same bound as a plain solve of them
 
         // 4. The answer: the current part of the joint placement.
         let state = transfer(jointRun.state, cases: 0..<n, to: alone)

@@ -56,6 +56,9 @@ public struct PlacementResult: Sendable, Equatable {
         public var timeLimitReached: Bool
         /// The look-ahead problem, when the instance has a forecast (JSON `forecast`).
         public var forecast: Forecast? = nil
+        /// Nodes of the branch and bound that proves optimality (JSON `nodes`; 0 when the
+        /// heuristics' bound already met the objective or the proof did not run).
+        public var nodes: Int = 0
     }
 
     /// The joint problem of current and forecast households (FORMAT.md "Look-ahead").
@@ -142,7 +145,8 @@ public struct PlacementResult: Sendable, Equatable {
             let seconds = (stats.seconds * 1000).rounded() / 1000
             out.raw(",\n\"stats\":{\"seconds\":\(seconds),\"gap\":\((gap * 1e6).rounded() / 1e6),")
             out.raw("\"proven_optimal\":\(stats.provenOptimal),\"bound_iterations\":\(stats.boundIterations),")
-            out.raw("\"search_iterations\":\(stats.searchIterations),\"time_limit_reached\":\(stats.timeLimitReached)")
+            out.raw("\"search_iterations\":\(stats.searchIterations),\"time_limit_reached\":\(stats.timeLimitReached),")
+            out.raw("\"nodes\":\(stats.nodes)")
             if let f = stats.forecast {
                 out.raw(",\n\"forecast\":{\"cases\":\(f.cases),\"objective\":\(f.objective),\"bound\":\(f.bound),")
                 out.raw("\"placed\":\(f.placed),\"objective_without_forecast\":\(f.objectiveWithoutForecast)}")

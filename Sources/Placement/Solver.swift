@@ -85,6 +85,7 @@ public struct Solver: Sendable {
         }
         let problem = Problem(instance)
         var run = optimise(problem, deadline: deadline, progress: progress)
+        let proof = prove(problem, &run, deadline: deadline, progress: progress)
         if stopping == .timeLimit { improve(problem, &run, deadline: deadline, progress: progress) }
         let (assignments, unplaced) = Explanation.assignments(instance, problem, run.state)
         return PlacementResult(
@@ -92,7 +93,30 @@ public struct Solver: Sendable {
             assignments: assignments, unplaced: unplaced,
             stats: .init(seconds: deadline.elapsed, boundIterations: run.boundIterations,
                          searchIterations: run.searchIterations,
-                         provenOptimal: run.state.objective == run.bound, timeLimitReached: deadline.reached))
+                         provenOptimal: run.state.objective == run.bound,
+                         timeLimitReached: deadline.reached || proof.cutShort, nodes: proof.nodes))
+    }
+
+    /// The proof of optimality (``BranchAndBound``) from the heuristics' best, where the
+    /// heuristics left a gap and the instance is small enough for it. With ``Stopping/budget``
+    /// it is bounded by its node and pricing-round budgets (the time limit is only a safety
+    /// stop); with ``Stopping/timeLimit`` by 85% of the time left, so that the searches keep a
+    /// turn when it cannot finish (on regional instances they have long reached their plateau). Improves `run`'s placement and bound with what it found.
+    func prove(_ problem: Problem, _ run: inout Run, deadline: Deadline,
+               progress: (@Sendable (Progress) -> Void)?) -> (nodes: Int, cutShort: Bool) {
+        guard run.state.objective < run.bound, BranchAndBound.applies(problem), !deadline.isOver else { return (0, false) }
+        let limit = stopping == .timeLimit ? Deadline(seconds: 0.85 * deadline.remaining, stop: nil, parent: deadline) : deadline
+        var prover = BranchAndBound(problem: problem, incumbent: run.state)
+        let outcome = prover.run(dual: run.dual, upperBound: run.bound, deadline: limit,
+                                 maxNodes: max(1, Int(effort * Double(BranchAndBound.nodeBudget))),
+                                 maxRounds: stopping == .timeLimit ? .max : max(1, Int(effort * Double(BranchAndBound.roundBudget))))
+        if outcome.objective > run.state.objective {
+            run.state.restore(outcome.pairs)
+            precondition(run.state.isFeasible && run.state.objective == outcome.objective, "the proof produced an infeasible placement")
+        }
+        if outcome.bound < run.bound { run.bound = max(outcome.bound, run.state.objective) }
+        progress?(Progress(seconds: deadline.elapsed, objective: run.state.objective, bound: run.bound))
+        return (outcome.nodes, outcome.cutShort)
     }
 
     /// What one optimisation of a compiled problem found.
@@ -287,15 +311,27 @@ final class Deadline {
     let stop: StopSignal?
     private(set) var reached = false
 
-    init(seconds: Double, stop: StopSignal?) {
+    /// A deadline within `parent` (never later than it, over when it is): a phase's share of
+    /// the time. Reaching the child's own end does not make the parent reached.
+    private let parent: Deadline?
+
+    init(seconds: Double, stop: StopSignal?, parent: Deadline? = nil) {
         start = clock.now
         end = start.advanced(by: .milliseconds(Int64(min(max(0, seconds), 1e9) * 1000)))
         self.stop = stop
+        self.parent = parent
     }
 
     var isOver: Bool {
-        if !reached && (clock.now >= end || stop?.isStopped == true) { reached = true }
+        if !reached && (clock.now >= end || stop?.isStopped == true || parent?.isOver == true) { reached = true }
         return reached
+    }
+
+    /// Seconds left before the end (0 once over).
+    var remaining: Double {
+        if isOver { return 0 }
+        let d = end - clock.now
+        return max(0, Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18)
     }
 
     /// Seconds since the solve started.

@@ -56,6 +56,12 @@ struct DenseSimplex {
         return cost.count - 1
     }
 
+    /// Bland's order of a variable: the columns, then the logicals by row (the order entering
+    /// variables are looked for in), so that the rule is one consistent order and cannot cycle.
+    private func blandIndex(_ v: Int) -> Int { v >= 0 ? v : columnCount + (-v - 1) }
+
+    private(set) var pivots = 0
+
     private func costOf(_ v: Int) -> Double { v >= 0 ? cost[v] : logicalCost[-v - 1] }
 
     /// x_j of every column at the current basis.
@@ -73,11 +79,17 @@ struct DenseSimplex {
 
     private mutating func computeDuals() {
         let n = rowCount
-        for j in 0..<n { duals[j] = 0 }
-        for i in 0..<n {
-            let c = costOf(basic[i])
-            if c == 0 { continue }
-            for j in 0..<n { duals[j] += c * inverse[i * n + j] }
+        let costs = basic.map { costOf($0) }
+        duals.withUnsafeMutableBufferPointer { duals in
+            inverse.withUnsafeBufferPointer { inverse in
+                for j in 0..<n { duals[j] = 0 }
+                for i in 0..<n {
+                    let c = costs[i]
+                    if c == 0 { continue }
+                    let row = i * n
+                    for j in 0..<n { duals[j] += c * inverse[row + j] }
+                }
+            }
         }
     }
 
@@ -87,6 +99,15 @@ struct DenseSimplex {
         var d = cost[j]
         for k in colStart[j]..<colStart[j + 1] { d -= duals[Int(colRow[k])] * colValue[k] }
         return d
+    }
+
+    private mutating func resetToLogicalBasis() {
+        let n = rowCount
+        basic = (0..<n).map { -($0 + 1) }
+        for i in 0..<(n * n) { inverse[i] = 0 }
+        for i in 0..<n { inverse[i * n + i] = 1 }
+        primal = rhs
+        pivotsSinceRefactor = 0
     }
 
     private mutating func refactor() {
@@ -104,7 +125,9 @@ struct DenseSimplex {
         for col in 0..<n {
             var pivot = col, bestAbs = abs(a[col * n + col])
             for r in (col + 1)..<n where abs(a[r * n + col]) > bestAbs { pivot = r; bestAbs = abs(a[r * n + col]) }
-            guard bestAbs > 1e-12 else { return }    // numerically singular: keep the updated inverse
+            // Numerically singular: start again from the logical basis (B = I is always feasible
+            // here, rhs ≥ 0) rather than carry a drifted inverse.
+            guard bestAbs > 1e-9 else { resetToLogicalBasis(); return }
             if pivot != col {
                 for j in 0..<n { a.swapAt(col * n + j, pivot * n + j); inv.swapAt(col * n + j, pivot * n + j) }
             }
@@ -132,11 +155,14 @@ struct DenseSimplex {
     mutating func solve(maxPivots: Int = 20_000, deadline: Deadline? = nil) -> Bool {
         let n = rowCount
         var degenerate = 0
+        var bland = false
         var optimal = false
         for pivot in 0..<maxPivots {
             if pivot % 16 == 15, deadline?.isOver == true { break }
             computeDuals()
-            let bland = degenerate > 50
+            // Once a run of degenerate pivots is seen, Bland's rule for the rest of this solve: it
+            // terminates only when applied throughout (noise-sized steps would otherwise reset it).
+            if degenerate > 50 { bland = true }
             let tolerance = 1e-9 * max(1, abs(objective))
             var entering = Int.min, bestReduced = tolerance
             for j in 0..<columnCount {
@@ -150,31 +176,45 @@ struct DenseSimplex {
                 }
             }
             if entering == Int.min { optimal = true; break }
-            for i in 0..<n {
-                var s = 0.0
-                if entering >= 0 {
-                    for k in colStart[entering]..<colStart[entering + 1] { s += inverse[i * n + Int(colRow[k])] * colValue[k] }
-                } else {
-                    s = inverse[i * n + (-entering - 1)]
+            let lo = entering >= 0 ? colStart[entering] : 0, hi = entering >= 0 ? colStart[entering + 1] : 0
+            inverse.withUnsafeBufferPointer { inverse in
+                alpha.withUnsafeMutableBufferPointer { alpha in
+                    for i in 0..<n {
+                        var s = 0.0
+                        if entering >= 0 {
+                            for k in lo..<hi { s += inverse[i * n + Int(colRow[k])] * colValue[k] }
+                        } else {
+                            s = inverse[i * n + (-entering - 1)]
+                        }
+                        alpha[i] = s
+                    }
                 }
-                alpha[i] = s
             }
             var leave = -1, ratio = Double.infinity
-            for i in 0..<n where alpha[i] > 1e-11 {
+            for i in 0..<n where alpha[i] > 1e-8 {     // tiny pivots are noise: they blow up the inverse
                 let t = max(0, primal[i]) / alpha[i]
-                if t < ratio - 1e-12 || (bland && t <= ratio + 1e-12 && leave >= 0 && basic[i] < basic[leave]) { ratio = t; leave = i }
+                if t < ratio - 1e-12 || (bland && t <= ratio + 1e-12 && leave >= 0 && blandIndex(basic[i]) < blandIndex(basic[leave])) { ratio = t; leave = i }
             }
             if leave < 0 { optimal = true; break }      // unbounded: cannot happen for these masters
             degenerate = ratio <= 1e-12 ? degenerate + 1 : 0
             let p = alpha[leave]
-            for j in 0..<n { inverse[leave * n + j] /= p }
             primal[leave] /= p
-            for i in 0..<n where i != leave && alpha[i] != 0 {
-                let f = alpha[i]
-                for j in 0..<n { inverse[i * n + j] -= f * inverse[leave * n + j] }
-                primal[i] -= f * primal[leave]
+            let primalLeave = primal[leave]
+            alpha.withUnsafeBufferPointer { alpha in
+                primal.withUnsafeMutableBufferPointer { primal in
+                    inverse.withUnsafeMutableBufferPointer { inverse in
+                        let pivotRow = leave * n
+                        for j in 0..<n { inverse[pivotRow + j] /= p }
+                        for i in 0..<n where i != leave && alpha[i] != 0 {
+                            let f = alpha[i], row = i * n
+                            for j in 0..<n { inverse[row + j] -= f * inverse[pivotRow + j] }
+                            primal[i] -= f * primalLeave
+                        }
+                    }
+                }
             }
             basic[leave] = entering
+            pivots += 1
             pivotsSinceRefactor += 1
             if pivotsSinceRefactor >= 64 { refactor() }
         }
