@@ -122,23 +122,33 @@ struct DenseSimplex {
         }
         var inv = [Double](repeating: 0, count: n * n)
         for i in 0..<n { inv[i * n + i] = 1 }
-        for col in 0..<n {
-            var pivot = col, bestAbs = abs(a[col * n + col])
-            for r in (col + 1)..<n where abs(a[r * n + col]) > bestAbs { pivot = r; bestAbs = abs(a[r * n + col]) }
-            // Numerically singular: start again from the logical basis (B = I is always feasible
-            // here, rhs ≥ 0) rather than carry a drifted inverse.
-            guard bestAbs > 1e-9 else { resetToLogicalBasis(); return }
-            if pivot != col {
-                for j in 0..<n { a.swapAt(col * n + j, pivot * n + j); inv.swapAt(col * n + j, pivot * n + j) }
-            }
-            let d = a[col * n + col]
-            for j in 0..<n { a[col * n + j] /= d; inv[col * n + j] /= d }
-            for r in 0..<n where r != col {
-                let f = a[r * n + col]
-                if f == 0 { continue }
-                for j in 0..<n { a[r * n + j] -= f * a[col * n + j]; inv[r * n + j] -= f * inv[col * n + j] }
+        // Gauss–Jordan on [B | I], on raw buffers (O(n³): at a few hundred rows, array accesses
+        // made it most of a proof's time). Columns left of `col` are already eliminated in `a`.
+        let singular = a.withUnsafeMutableBufferPointer { a in
+            inv.withUnsafeMutableBufferPointer { inv in
+                for col in 0..<n {
+                    var pivot = col, bestAbs = abs(a[col * n + col])
+                    for r in (col + 1)..<n where abs(a[r * n + col]) > bestAbs { pivot = r; bestAbs = abs(a[r * n + col]) }
+                    if bestAbs <= 1e-9 { return true }
+                    if pivot != col {
+                        for j in 0..<n { a.swapAt(col * n + j, pivot * n + j); inv.swapAt(col * n + j, pivot * n + j) }
+                    }
+                    let d = a[col * n + col]
+                    for j in col..<n { a[col * n + j] /= d }
+                    for j in 0..<n { inv[col * n + j] /= d }
+                    for r in 0..<n where r != col {
+                        let f = a[r * n + col]
+                        if f == 0 { continue }
+                        for j in col..<n { a[r * n + j] -= f * a[col * n + j] }
+                        for j in 0..<n { inv[r * n + j] -= f * inv[col * n + j] }
+                    }
+                }
+                return false
             }
         }
+        // Numerically singular: start again from the logical basis (B = I is always feasible
+        // here, rhs ≥ 0) rather than carry a drifted inverse.
+        if singular { resetToLogicalBasis(); return }
         inverse = inv
         for i in 0..<n {
             var s = 0.0
