@@ -7,7 +7,7 @@
 ///    subproblem solutions, its duals the next λ, smoothed toward the best λ: Wentges, α = ½). It
 ///    starts from the engine's own multipliers and ends at the LP bound (the engine's bound is
 ///    8–170 points above it on the examples).
-/// 2. **Reduced-cost fixing** against incumbent + 1 (``reduce(lambdaValue:)``): with
+/// 2. **Reduced-cost fixing** against incumbent + 1 (``reduce(_:value:)``): with
 ///    G = L − (incumbent + 1), a pair that loses more than G against the household's best option
 ///    cannot be in a better placement, nor can a household whose best reduced score exceeds G stay
 ///    out. A household left with one pair is pre-assigned, one left with none stays out; what
@@ -36,8 +36,12 @@ struct BranchAndBound {
     /// Nodes per proof at effort 1 (the examples need at most 15).
     static let nodeBudget = 5_000
     /// Pricing rounds per proof at effort 1 when the run is bounded by its budget rather than the
-    /// clock (region-120-s3 needs about 110, region-120-s2 about 450).
-    static let roundBudget = 800
+    /// clock (region-120-s3 needs about 110, region-120-s2 fewer than 500).
+    static let roundBudget = 500
+    /// Undecided households above which a budgeted proof does not start: its master's rounds
+    /// grow with their square (region-400-s4's 280 took a minute for nothing), and a budgeted
+    /// solve, the tests' and the year replay's, has no clock to stop it sooner.
+    static let budgetedUndecided = 200
 
     /// Where the proof runs: its masters are dense, of order (binding capacity rows) for the LP and
     /// (undecided households + municipalities) for the packings.
@@ -55,24 +59,13 @@ struct BranchAndBound {
     private(set) var incumbent: Int
     private(set) var incumbentPairs: [Int]
 
-    // Statistics.
     private(set) var nodes = 0
-    private(set) var lpIterations = 0
-    private(set) var pricingRounds = 0
 
     init(problem: Problem, incumbent: State) {
         self.problem = problem
         local = LocalSearch(problem: problem)
         self.incumbent = incumbent.objective
         incumbentPairs = incumbent.snapshot
-    }
-
-    /// A float bound as an integer certainly ≥ it: the margin is far above accumulated rounding
-    /// (as ``Lagrangian/certifiedBound``).
-    static func certified(_ value: Double, terms: Int, scale: Double) -> Int {
-        guard value.isFinite else { return value < 0 ? Int.min / 4 : Int.max / 4 }
-        let margin = 1e-12 * Double(terms + 1) * (abs(value) + scale) + 1e-6
-        return Int((value + margin).rounded(.down))
     }
 
     // MARK: 1. Exact LP bound
@@ -98,7 +91,6 @@ struct BranchAndBound {
         let convexity = Int32(R)
         for iteration in 0..<maxIterations where !deadline.isOver {
             dual.evaluate()                                    // keeps bestValue / bestLambda
-            lpIterations += 1
             // The column of this subproblem solution.
             for r in 0..<R { usage[r] = 0 }
             var value = 0.0
@@ -202,11 +194,10 @@ struct BranchAndBound {
 
     /// The whole proof: LP bound, reduction, branch and price. `dual` is the engine's Lagrangian
     /// (evaluated at its best λ); `upperBound` a bound already proven (the engine's `bound`).
-    mutating func run(dual inputDual: Lagrangian, upperBound: Int, deadline: Deadline, maxNodes: Int, maxRounds: Int = .max) -> Outcome {
+    mutating func run(dual inputDual: Lagrangian, upperBound: Int, deadline: Deadline, maxNodes: Int, maxRounds: Int = .max,
+                      maxUndecided: Int = .max) -> Outcome {
         var dual = inputDual
         rootLP(&dual, deadline: deadline)
-        let terms = problem.caseCount + problem.muniCount * problem.dimCount
-        let scale = Double(dual.trivialBound)
         var bound = min(upperBound, max(dual.certifiedBound, incumbent))
         func outcome(_ bound: Int, proven: Bool) -> Outcome {
             Outcome(pairs: incumbentPairs, objective: incumbent, bound: max(bound, incumbent), nodes: nodes, proven: proven,
@@ -217,6 +208,7 @@ struct BranchAndBound {
 
         let reduced = reduce(dual, value: dual.bestValue)
         if reduced.infeasible { return outcome(incumbent, proven: true) }
+        if reduced.cases.count > maxUndecided { return outcome(bound, proven: false) }
         var search = PackingSearch(problem: problem, reduced: reduced, lambda: dual.bestLambda)
         search.maxRounds = maxRounds
         let compiled = problem
@@ -224,11 +216,11 @@ struct BranchAndBound {
         // The LP's own case multipliers (each household's best reduced score at λ): there
         // Σ u + Σ_m KP_m(u) is already at most the LP bound, so column generation starts at it.
         let centre = reduced.cases.map { max(0, dual.caseBest[$0].isFinite ? dual.caseBest[$0] : 0) }
-        let result = search.run(incumbent: incumbent, pairs: incumbentPairs, centre: centre, rootBound: Double(bound), deadline: deadline, maxNodes: maxNodes,
-                                certify: { BranchAndBound.certified($0, terms: terms, scale: scale) },
+        let certifier = dual
+        let result = search.run(incumbent: incumbent, pairs: incumbentPairs, centre: centre, rootBound: Double(bound),
+                                deadline: deadline, maxNodes: maxNodes, certify: { certifier.certified($0) },
                                 improve: { BranchAndBound.completed($0, problem: compiled, local: &improver) })
         nodes = search.nodes
-        pricingRounds = search.pricingRounds
         if result.incumbent > incumbent {
             incumbent = result.incumbent
             incumbentPairs = result.pairs
@@ -345,7 +337,9 @@ struct PackingSearch {
         return Array(reduced.left[(m * K)..<((m + 1) * K)])
     }
 
-    /// Prices municipality m at multipliers `pi`: its KP bound and, if solved exactly, the packing.
+    /// Prices municipality m at multipliers `pi`: an upper bound on its KP, and the best packing
+    /// the knapsack found (exact within its node budget; past it still a packing, and still a
+    /// column if it prices out).
     private mutating func price(_ m: Int, _ pi: [Double]) -> (bound: Double, column: PackingColumn?) {
         let K = problem.dimCount
         var types: [Int32] = [], profits: [Double] = [], items: [Int32] = []
@@ -358,8 +352,8 @@ struct PackingSearch {
             }
         }
         let lambdaRow = (0..<K).map { lambda[m * K + $0] }
-        let (bound, _) = knapsack.solve(capacity: capacityLeft(m), types: types, profits: profits, lambdaRow: lambdaRow)
-        guard !knapsack.selection.isEmpty else { return (bound, nil) }   // past its node budget: still a packing, and `bound` still an upper bound
+        let bound = knapsack.solve(capacity: capacityLeft(m), types: types, profits: profits, lambdaRow: lambdaRow)
+        guard !knapsack.selection.isEmpty else { return (bound, nil) }
         let chosen = knapsack.selection.map { items[$0] }.sorted()
         let total = chosen.reduce(0) { $0 + score(Int($1), m) }
         return (bound, PackingColumn(muni: Int32(m), items: chosen, score: total))
@@ -434,7 +428,7 @@ struct PackingSearch {
                         }
                     }
                 }
-                if lagrangian < best { best = lagrangian; centre = pi}
+                if lagrangian < best { best = lagrangian; centre = pi }
                 if added { break }
             }
             if certify(best) <= incumbent { return nil }

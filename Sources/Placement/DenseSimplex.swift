@@ -33,6 +33,7 @@ struct DenseSimplex {
     private(set) var objective = 0.0
     private var pivotsSinceRefactor = 0
     private var alpha: [Double]
+    private var basicCost: [Double]
 
     init(rhs: [Double], logicalCost: [Double]) {
         precondition(rhs.count == logicalCost.count && rhs.allSatisfy { $0 >= 0 })
@@ -45,6 +46,7 @@ struct DenseSimplex {
         primal = rhs
         duals = [Double](repeating: 0, count: rhs.count)
         alpha = duals
+        basicCost = duals
     }
 
     @discardableResult
@@ -59,8 +61,6 @@ struct DenseSimplex {
     /// Bland's order of a variable: the columns, then the logicals by row (the order entering
     /// variables are looked for in), so that the rule is one consistent order and cannot cycle.
     private func blandIndex(_ v: Int) -> Int { v >= 0 ? v : columnCount + (-v - 1) }
-
-    private(set) var pivots = 0
 
     private func costOf(_ v: Int) -> Double { v >= 0 ? cost[v] : logicalCost[-v - 1] }
 
@@ -79,12 +79,12 @@ struct DenseSimplex {
 
     private mutating func computeDuals() {
         let n = rowCount
-        let costs = basic.map { costOf($0) }
+        for i in 0..<n { basicCost[i] = costOf(basic[i]) }     // once per pivot: no allocation
         duals.withUnsafeMutableBufferPointer { duals in
             inverse.withUnsafeBufferPointer { inverse in
                 for j in 0..<n { duals[j] = 0 }
                 for i in 0..<n {
-                    let c = costs[i]
+                    let c = basicCost[i]
                     if c == 0 { continue }
                     let row = i * n
                     for j in 0..<n { duals[j] += c * inverse[row + j] }
@@ -224,7 +224,6 @@ struct DenseSimplex {
                 }
             }
             basic[leave] = entering
-            pivots += 1
             pivotsSinceRefactor += 1
             if pivotsSinceRefactor >= 64 { refactor() }
         }

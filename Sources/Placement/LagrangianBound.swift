@@ -232,12 +232,18 @@ struct Lagrangian {
     /// than any accumulated rounding error.
     var certifiedBound: Int {
         guard bestValue.isFinite else { return trivialBound }
-        // Each of the n terms carries a relative error of a few ulps of at most the larger of the
-        // value and the λ = 0 bound; 1e-12 per term is thousands of times that.
+        return max(0, min(trivialBound, certified(bestValue)))
+    }
+
+    /// A bound computed in floating point on this problem (this Lagrangian's value, or one of
+    /// ``BranchAndBound``'s), as an integer certainly at or above the exact value: the objective
+    /// is an integer, so flooring a true upper bound is safe once the float sum is padded. Each of
+    /// its terms carries a relative error of a few ulps of at most the larger of the value and
+    /// the λ = 0 bound; 1e-12 per term is thousands of times that.
+    func certified(_ value: Double) -> Int {
+        guard value.isFinite else { return value < 0 ? Int.min / 4 : Int.max / 4 }
         let terms = Double(problem.caseCount + problem.muniCount * problem.dimCount + 1)
-        let margin = 1e-12 * terms * (abs(bestValue) + Double(trivialBound)) + 1e-6
-        let padded = (bestValue + margin).rounded(.down)
-        if padded >= Double(trivialBound) { return trivialBound }
-        return max(Int(padded), 0)
+        let padded = (value + 1e-12 * terms * (abs(value) + Double(trivialBound)) + 1e-6).rounded(.down)
+        return padded >= Double(Int.max / 4) ? Int.max / 4 : Int(padded)
     }
 }

@@ -8,16 +8,17 @@
 /// so it sees what the LP cannot: that a small municipality's dwellings, persons and school places
 /// cannot all be filled exactly by whole households.
 ///
-/// Solved exactly by depth-first search with a surrogate fractional bound (the capacity rows of m
-/// aggregated with weights λ[m, d] + ε, from the LP's prices); a search that exceeds its node budget
-/// returns the root surrogate bound instead (still a valid upper bound, but then not a column).
+/// Solved by depth-first search (``DepthFirst``) with a surrogate fractional bound: the capacity
+/// rows of m aggregated with multipliers fitted to these profits, plus ε. A search past its node
+/// budget stops branching and returns the largest bound of the subtrees it left (still a valid
+/// upper bound) with the best packing found so far.
 struct MunicipalityKnapsack {
     let problem: Problem
-    /// DFS nodes per knapsack before falling back to the surrogate bound.
+    /// Search nodes per knapsack before it stops branching.
     var nodeBudget = 20_000
 
     /// The items of the best packing found by the last ``solve(capacity:types:profits:lambdaRow:)``
-    /// (indices into its arrays); optimal when it returned `exact`.
+    /// (indices into its arrays); optimal when the search stayed within its node budget.
     private(set) var selection: [Int] = []
 
     init(problem: Problem) {
@@ -25,13 +26,14 @@ struct MunicipalityKnapsack {
     }
 
     /// An upper bound on KP_m for the items given as (type, profit > 0) within `capacity` (per
-    /// dimension), exact unless the search ran out of its node budget; ``selection`` is then the
-    /// optimal packing. `lambdaRow[d]` = λ[m, d] (may be all zero).
-    mutating func solve(capacity: [Int], types: [Int32], profits: [Double], lambdaRow: [Double]) -> (bound: Double, exact: Bool) {
+    /// dimension), exact unless the search ran out of its node budget (``selection`` is then the
+    /// best packing found, otherwise the optimal one). `lambdaRow[d]` = λ[m, d], where the
+    /// surrogate multipliers start (may be all zero).
+    mutating func solve(capacity: [Int], types: [Int32], profits: [Double], lambdaRow: [Double]) -> Double {
         let K = problem.dimCount
         let n = types.count
         selection.removeAll(keepingCapacity: true)     // never the last call's packing
-        if n == 0 { return (0, true) }
+        if n == 0 { return 0 }
         // Surrogate weights: the prices, plus a little of every dimension so that no item is free.
         var surrogate = multipliers(capacity: capacity, types: types, profits: profits, start: lambdaRow)
         for d in 0..<K { surrogate[d] += 1e-3 / Double(max(0, capacity[d]) + 1) }
@@ -66,7 +68,7 @@ struct MunicipalityKnapsack {
             greedy += dfs.profit[p]
             selection.append(order[p])
         }
-        if greedy >= root - 1e-9 { return (root, true) }
+        if greedy >= root - 1e-9 { return root }
         for d in 0..<K { dfs.remaining[d] = capacity[d] }
         dfs.best = greedy
         dfs.search(position: 0, value: 0)
@@ -74,8 +76,7 @@ struct MunicipalityKnapsack {
             selection.removeAll(keepingCapacity: true)
             for p in 0..<n where dfs.bestTaken[p] { selection.append(order[p]) }
         }
-        if dfs.nodes > nodeBudget { return (min(root, max(dfs.best, dfs.openBound)), false) }
-        return (dfs.best, true)
+        return dfs.nodes > nodeBudget ? min(root, max(dfs.best, dfs.openBound)) : dfs.best
     }
 
     /// Multipliers w ≥ 0 for the surrogate row, chosen for these profits: exact coordinate descent

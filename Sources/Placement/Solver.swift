@@ -101,7 +101,8 @@ public struct Solver: Sendable {
     /// heuristics left a gap and the instance is small enough for it. With ``Stopping/budget``
     /// it is bounded by its node and pricing-round budgets (the time limit is only a safety
     /// stop); with ``Stopping/timeLimit`` by 85% of the time left, so that the searches keep a
-    /// turn when it cannot finish (on regional instances they have long reached their plateau). Improves `run`'s placement and bound with what it found.
+    /// turn when it cannot finish (on regional instances they have long reached their plateau).
+    /// Improves `run`'s placement and bound with what it found.
     func prove(_ problem: Problem, _ run: inout Run, deadline: Deadline,
                progress: (@Sendable (Progress) -> Void)?) -> (nodes: Int, cutShort: Bool) {
         guard run.state.objective < run.bound, BranchAndBound.applies(problem), !deadline.isOver else { return (0, false) }
@@ -109,7 +110,8 @@ public struct Solver: Sendable {
         var prover = BranchAndBound(problem: problem, incumbent: run.state)
         let outcome = prover.run(dual: run.dual, upperBound: run.bound, deadline: limit,
                                  maxNodes: max(1, Int(effort * Double(BranchAndBound.nodeBudget))),
-                                 maxRounds: stopping == .timeLimit ? .max : max(1, Int(effort * Double(BranchAndBound.roundBudget))))
+                                 maxRounds: stopping == .timeLimit ? .max : max(1, Int(effort * Double(BranchAndBound.roundBudget))),
+                                 maxUndecided: stopping == .timeLimit ? .max : BranchAndBound.budgetedUndecided)
         if outcome.objective > run.state.objective {
             run.state.restore(outcome.pairs)
             precondition(run.state.isFeasible && run.state.objective == outcome.objective, "the proof produced an infeasible placement")
