@@ -24,10 +24,17 @@ enum WorkflowFixture {
         for index in 1...max(1, cases) where cases > 0 {
             try await connection.execute("""
                 INSERT INTO cases (reference, ages, language, arrived_on, family_ties)
-                VALUES (\("MIG-2026-\(1000 + index)"), \([35, 33, 8]), \("ar"), \(CalendarDay(year: 2026, month: 10, day: index)!),
+                VALUES (\("MIG-2026-\(1000 + index)"), \([35, 33, 8]), \("ar"), \(arrival(index)),
                         \(index % 2 == 0 ? ["2460"] : [String]()))
                 """)
         }
+    }
+
+    /// Household `index`'s arrival: 1 October for the first, one day later for each up to 31,
+    /// then one day earlier than 1 October for each after that (all before the tests' today).
+    static func arrival(_ index: Int) -> CalendarDay {
+        let first = CalendarDay(year: 2026, month: 10, day: 1)!
+        return first.adding(days: index <= 31 ? index - 1 : 31 - index)!
     }
 
     static func caseID(_ reference: String, on connection: Connection) async throws -> Int {
