@@ -32,9 +32,18 @@ enum LookAhead {
         var withoutForecast: [Int]
     }
 
-    /// The discount of each joint household: 0 for a current case, ``discount`` for an expected one.
-    static func discounts(_ joint: PlacementInstance, current: Int) -> [Int] {
-        (0..<joint.cases.count).map { $0 < current ? 0 : discount }
+    /// The discount of each joint household: ``discount`` for an expected one; for a current case
+    /// 0, or with `premium` (``Solver/currentFirst``) minus that premium.
+    static func discounts(_ joint: PlacementInstance, current: Int, premium: Int = 0) -> [Int] {
+        (0..<joint.cases.count).map { $0 < current ? -premium : discount }
+    }
+
+    /// What a current case that comes first is worth on top of its score: ten times the best
+    /// score of any household, so that the joint search gives up several expected households
+    /// (a large family's place holds two or three) rather than one current case. Not a strict
+    /// precedence; the caller that needs one checks (DeadlineFirst does).
+    static func premium(_ scored: Problem) -> Int {
+        10 * max(1, scored.pairScore.max() ?? 1)
     }
 
     static func solve(_ instance: PlacementInstance, solver: Solver, deadline: Deadline) -> PlacementResult {
@@ -43,15 +52,19 @@ enum LookAhead {
         let joint = PlacementInstance(weights: instance.weights, municipalities: instance.municipalities,
                                       cases: instance.cases + instance.forecast)
 
-        // 1. The joint solve, expected households discounted.
-        let search = Problem(joint, discount: discounts(joint, current: n))
+        // 1. The joint solve, expected households discounted (and current ones at a premium
+        //    when they come first).
+        let scored = Problem(joint)
+        let search = Problem(joint, discount: discounts(joint, current: n, premium: solver.currentFirst ? premium(scored) : 0))
         var jointRun = solver.optimise(search, deadline: deadline)
         // While it improves, the officer hears the current households' part of the best joint
         // placement so far (their scores are undiscounted), without a bound: the joint bound is
         // not theirs, and theirs comes at the end. The part may go down as the joint improves.
         let report: ((State) -> Void)? = solver.progress.map { progress in
             { state in
-                let part = (0..<n).reduce(0) { sum, c in state.pairOf[c] >= 0 ? sum + search.pairScore[state.pairOf[c]] : sum }
+                // Current cases come first in both problems, with the same pairs: their pair
+                // indices agree, and `scored` has their scores without any premium.
+                let part = (0..<n).reduce(0) { sum, c in state.pairOf[c] >= 0 ? sum + scored.pairScore[state.pairOf[c]] : sum }
                 progress(Solver.Progress(seconds: deadline.elapsed, objective: part, bound: 0))
             }
         }
@@ -64,7 +77,6 @@ enum LookAhead {
         }
 
         // 2. The joint problem at FORMAT.md scores: the same placement, and a bound on it.
-        let scored = Problem(joint)
         let jointState = transfer(jointRun.state, cases: 0..<joint.cases.count, to: scored)
         let jointDual = solver.bound(scored, target: jointState.objective, deadline: deadline)
         let jointBound = max(jointDual.certifiedBound, jointState.objective)

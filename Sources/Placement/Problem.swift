@@ -41,7 +41,9 @@ struct Problem {
 
     /// `discount[c]`, when given, is taken off every score of case c (the look-ahead's lower
     /// value of a household that is only expected: ``LookAhead``); a pair that is then worth 0 or
-    /// less is dropped like any worthless one. Without it, scores are those of FORMAT.md.
+    /// less is dropped like any worthless one. A negative discount is a premium (current cases
+    /// that come first, ``Solver/currentFirst``): it keeps exactly the pairs FORMAT.md keeps, so
+    /// that a placement carries over. Without it, scores are those of FORMAT.md.
     init(_ instance: PlacementInstance, discount: [Int] = []) {
         let w = instance.weights
         caseCount = instance.cases.count
@@ -136,6 +138,7 @@ struct Problem {
         var occupationBits = [UInt64](repeating: 0, count: max(1, occupationWords))
         for (c, household) in instance.cases.enumerated() {
             let b = w.base(of: household) - (discount.isEmpty ? 0 : discount[c])
+            let premium = discount.isEmpty ? 0 : max(0, -discount[c])
             base[c] = b
             for m in 0..<muniCount { bonus[m] = 0; allowed[m] = true }
             for code in household.excluded { if let m = muniIndex[code] { allowed[Int(m)] = false } }
@@ -159,7 +162,7 @@ struct Problem {
                         break
                     }
                 }
-                if score > 0 {
+                if score - premium > 0 {
                     pairMuni.append(Int32(m))
                     pairScore.append(score)
                 }

@@ -45,6 +45,11 @@ public struct Solver: Sendable {
     /// Told the objective and bound each time either improves, on the solver's thread: keep it
     /// short (print, or hand the figures to another thread).
     public var progress: (@Sendable (Progress) -> Void)?
+    /// With a forecast: the current cases come first. Each is worth a large premium in the joint
+    /// search, so that as many of them are placed as without the forecast, and the forecast
+    /// decides only *where* (the deadline rule's due households: ``LookAhead``). Scores, bounds
+    /// and reasons stay FORMAT.md's.
+    public var currentFirst = false
 
     /// The solve so far, for someone waiting for it.
     public struct Progress: Sendable, Equatable {

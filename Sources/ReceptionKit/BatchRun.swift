@@ -125,15 +125,14 @@ public enum BatchRun {
         }
     }
 
-    /// How a batch's instance is solved, with a time limit in seconds and a way to stop,
-    /// telling `progress` of each improvement.
-    public typealias Solve = @Sendable (PlacementInstance, Double, Solver.Stopping, _ progress: (@Sendable (Solver.Progress) -> Void)?) async throws -> PlacementResult
+    /// How a batch's instance is solved, by a solver so configured (time limit, stopping, progress).
+    public typealias Solve = @Sendable (PlacementInstance, Solver) async throws -> PlacementResult
 
     /// The engine on a thread of its own; cancelling the task stops it. The batch's solve
     /// improves until its time limit (`.timeLimit`); the write's re-solve of a few changed
     /// households stops when its budgets are spent (`.budget`), since officers wait on its locks.
-    public static let solveOnOwnThread: Solve = { instance, timeLimit, stopping, progress in
-        try await Solver(timeLimit: timeLimit, stopping: stopping, progress: progress).solveOnOwnThread(instance)
+    public static let solveOnOwnThread: Solve = { instance, solver in
+        try await solver.solveOnOwnThread(instance)
     }
 
     /// How often a running batch publishes its progress (`summary.progress`, read by the
@@ -290,7 +289,7 @@ public enum BatchRun {
                 let instance = try await checked.resolveInstance(snapshot, on: connection)
                 // The locks are held meanwhile (officers wait): at most 2 s; a handful of households
                 // solves in milliseconds.
-                let again = try await solve(instance, min(2, max(0.5, snapshot.timeLimit / 10)), .budget, nil)
+                let again = try await solve(instance, Solver(timeLimit: min(2, max(0.5, snapshot.timeLimit / 10)), stopping: .budget))
                 proposals += again.assignments
                 unplaced += again.unplaced
                 recheck.resolved = checked.toResolve.count

@@ -6,8 +6,9 @@ import Postgres
 ///
 /// The next batch is taken to be a week away (`horizonDays`), the rhythm Umeåregionen runs.
 /// The rule is lexicographic, so it is solved in two stages with the same engine:
-/// 1. the due households alone, against all the capacity left (the engine maximises their
-///    score, so it places as many of them as it can, longest waiting first);
+/// 1. the due households, against all the capacity left (the engine maximises their score, so
+///    it places as many of them as it can, longest waiting first; a look-ahead batch also
+///    chooses where by looking ahead: ``placeDue``);
 /// 2. everyone else, against what stage 1 left.
 /// A due household stage 1 cannot place is named in the batch's result with the reason and its
 /// date. The two stages together prove no optimality bound for the whole batch (stage 1's
@@ -17,6 +18,28 @@ public enum DeadlineFirst {
     public static let horizonDays = 7
     /// Stage 1's share of the batch's time limit.
     static let dueShare = 0.25
+
+    /// Stage 1. Without a forecast: the due households alone. With one (a look-ahead batch), the
+    /// due households are also solved looking ahead at everyone who comes after them — the
+    /// batch's other households and the forecast — so that among the places they fit, they take
+    /// those the others need least (``Solver/currentFirst``). That answer is kept only when it
+    /// receives every due household that the solve of them alone receives: looking ahead
+    /// chooses *where*, never *whether* (nor *which*: one due household is never left for
+    /// another because that suits those who come later).
+    static func placeDue(
+        _ due: PlacementInstance, after rest: [PlacementInstance.Case], forecast: [PlacementInstance.Case],
+        timeLimit: Double, solve: BatchRun.Solve
+    ) async throws -> PlacementResult {
+        guard !forecast.isEmpty else { return try await solve(due, Solver(timeLimit: timeLimit, stopping: .timeLimit)) }
+        let alone = try await solve(due, Solver(timeLimit: timeLimit / 2, stopping: .timeLimit))
+        var ahead = due
+        ahead.forecast = rest + forecast
+        var first = Solver(timeLimit: timeLimit / 2, stopping: .timeLimit)
+        first.currentFirst = true
+        let looking = try await solve(ahead, first)
+        let received = Set(looking.assignments.map(\.caseID))
+        return alone.assignments.allSatisfy { received.contains($0.caseID) } ? looking : alone
+    }
 
     /// The ids of the households whose latest reception date falls before `nextBatch`.
     static func due(_ deadlines: [String: CalendarDay], nextBatch: CalendarDay) -> Set<String> {
@@ -45,12 +68,12 @@ public enum DeadlineFirst {
         let due = due(deadlines, nextBatch: nextBatch)
         let first = instance.cases.filter { due.contains($0.id) }
         guard !first.isEmpty else {
-            return (try await solve(instance, timeLimit, .timeLimit, progress), nil)
+            return (try await solve(instance, Solver(timeLimit: timeLimit, stopping: .timeLimit, progress: progress)), nil)
         }
         let rest = instance.cases.filter { !due.contains($0.id) }
         let dueInstance = PlacementInstance(weights: instance.weights, municipalities: instance.municipalities, cases: first)
         let firstLimit = rest.isEmpty ? timeLimit : max(0.5, timeLimit * dueShare)
-        let stage1 = try await solve(dueInstance, firstLimit, .timeLimit, nil)
+        let stage1 = try await placeDue(dueInstance, after: rest, forecast: instance.forecast, timeLimit: firstLimit, solve: solve)
 
         // What stage 1 leaves.
         var left = Dictionary(uniqueKeysWithValues: instance.municipalities.map { ($0.code, $0.capacity) })
@@ -76,7 +99,7 @@ public enum DeadlineFirst {
                 progress(Solver.Progress(seconds: firstSeconds + stage.seconds, objective: stage.objective + offset, bound: 0))
             }
         }
-        let stage2 = try await solve(restInstance, max(0.5, timeLimit - firstLimit), .timeLimit, shifted)
+        let stage2 = try await solve(restInstance, Solver(timeLimit: max(0.5, timeLimit - firstLimit), stopping: .timeLimit, progress: shifted))
 
         let late = stage1.unplaced.map { unplaced in
             let date = deadlines[unplaced.caseID].map { " (\($0))" } ?? ""

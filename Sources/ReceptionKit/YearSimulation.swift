@@ -159,8 +159,11 @@ public enum YearSimulation {
     }
 
     /// The solve of each batch: on a thread of its own, until the engine's budgets are spent.
-    public static let solve: BatchRun.Solve = { instance, timeLimit, _, _ in
-        try await Solver(timeLimit: timeLimit, stopping: .budget).solveOnOwnThread(instance)
+    public static let solve: BatchRun.Solve = { instance, solver in
+        var budgeted = solver
+        budgeted.stopping = .budget
+        budgeted.progress = nil
+        return try await budgeted.solveOnOwnThread(instance)
     }
 
     /// `scores`: the hindsight instance's, which value every placement.

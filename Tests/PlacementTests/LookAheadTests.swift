@@ -36,6 +36,40 @@ struct LookAheadTests {
         #expect(plain.stats.forecast == nil)
     }
 
+    @Test("current cases that come first are placed, where the expected households lose least, at FORMAT.md scores")
+    func currentCasesFirst() async throws {
+        // One large dwelling in each municipality. The family here would rather go to Umeå (ties:
+        // 1,500 points there, 1,000 in Vännäs). Two large families are expected: one worth 1,839
+        // in Umeå (ties, preference, language), one 1,299 in Vännäs (preference).
+        let weights = PlacementInstance.Weights(placed: 1000, familyTies: 500, language: 40, preference: 300)
+        let room: [String: Int] = ["persons": 5, "dwellings": 1, "large_dwellings": 1]
+        let ages = [40, 38, 17, 16, 17]
+        let instance = PlacementInstance(
+            weights: weights,
+            municipalities: [.init(code: "2480", name: "Umeå", capacity: room, languages: ["ar"]),
+                             .init(code: "2460", name: "Vännäs", capacity: room)],
+            cases: [.init(id: "family", ages: ages, familyTies: ["2480"])],
+            forecast: [.init(id: "expected-umea", ages: ages, language: "ar", familyTies: ["2480"], preferences: ["2480"]),
+                       .init(id: "expected-vannas", ages: ages, preferences: ["2460"])])
+
+        // Looking ahead plainly, the two expected families are worth more: the family waits.
+        let plain = try await quick.solveOnOwnThread(instance)
+        #expect(plain.assignments.isEmpty)
+
+        // Coming first, it is placed, and in Vännäs (1,000 + Umeå's 1,839 beats 1,500 + 1,299).
+        var first = quick
+        first.currentFirst = true
+        let result = try await first.solveOnOwnThread(instance)
+        #expect(result.assignments.map(\.caseID) == ["family"])
+        #expect(result.assignments.first?.municipality == "2460")
+        #expect(result.objective == 1000 && result.assignments.first?.score == 1000)
+        var alone = instance
+        alone.forecast = []
+        #expect(Reference.problems(alone, result) == [], "scores, objective and bound are the current cases'")
+        #expect(result.bound == (try await quick.solveOnOwnThread(alone)).bound)
+        #expect(result.stats.forecast?.placed == 1)
+    }
+
     @Test("a tie goes to the household that is here")
     func tieGoesToTheCurrentHousehold() async throws {
         let instance = PlacementInstance(

@@ -81,16 +81,16 @@ struct YearSimulationTests {
     /// given, or leaves due households waiting though they fit, is caught.
     @Test func aFaultyEngineIsCaughtOverbookingOrMissingADeadline() async throws {
         let year = Self.year(persons: 1, households: [("A", "2027-01-01", "2027-01-05"), ("B", "2027-01-01", "2027-01-05")])
-        let overbooking: BatchRun.Solve = { instance, limit, stopping, progress in
+        let overbooking: BatchRun.Solve = { instance, solver in
             var roomy = instance
             for m in roomy.municipalities.indices { roomy.municipalities[m].capacity = roomy.municipalities[m].capacity.mapValues { $0 + 10 } }
-            return try await YearSimulation.solve(roomy, limit, stopping, progress)
+            return try await YearSimulation.solve(roomy, solver)
         }
         let overbooked = try await YearSimulation.run(year, settings: .init(timeLimit: 2), solve: overbooking)
         #expect(overbooked.plain.violations.contains { $0.contains("2480 uses 2 persons, its plan has released 1") }, "\(overbooked.plain.violations)")
 
-        let idle: BatchRun.Solve = { instance, limit, stopping, progress in
-            let real = try await YearSimulation.solve(instance, limit, stopping, progress)
+        let idle: BatchRun.Solve = { instance, solver in
+            let real = try await YearSimulation.solve(instance, solver)
             return PlacementResult(objective: 0, bound: real.bound, assignments: [], unplaced: [], stats: real.stats)
         }
         let missed = try await YearSimulation.run(year, settings: .init(timeLimit: 2), solve: idle)
