@@ -164,9 +164,16 @@ public final class Connection: @unchecked Sendable {
     // MARK: Running on the connection's queue
 
     /// Runs libpq work on the connection's queue. Cancelling the task asks the server to cancel
-    /// the statement in flight (PQcancel is thread-safe), which then fails with `queryCanceled`.
-    func onConnectionQueue<T: Sendable>(_ work: @escaping @Sendable (OpaquePointer) throws -> T) async throws -> T {
-        try await owned { try await self.onQueue(work) }
+    /// the statement in flight (PQcancel is thread-safe), which then fails with `queryCanceled`;
+    /// a statement cancelled before it was sent is not sent, and throws `CancellationError`.
+    /// Work that sends no statement of its own (a wait for notifications) passes
+    /// `sendsStatement: false`: it always runs, and cancelling wakes it.
+    /// A statement that a task sends once it is already cancelled (a ROLLBACK on its way out)
+    /// is cleanup: nothing asked to cancel it, and it runs.
+    func onConnectionQueue<T: Sendable>(
+        sendsStatement: Bool = true, _ work: @escaping @Sendable (OpaquePointer) throws -> T
+    ) async throws -> T {
+        try await owned { try await self.onQueue(sendsStatement: sendsStatement, work) }
     }
 
     /// Runs `body` while the current task holds this connection (at once if it does already).
@@ -174,26 +181,48 @@ public final class Connection: @unchecked Sendable {
         try await ownership.run(for: ObjectIdentifier(self), body)
     }
 
-    private func onQueue<T: Sendable>(_ work: @escaping @Sendable (OpaquePointer) throws -> T) async throws -> T {
-        try await withTaskCancellationHandler {
+    private func onQueue<T: Sendable>(
+        sendsStatement: Bool, _ work: @escaping @Sendable (OpaquePointer) throws -> T
+    ) async throws -> T {
+        let statement = sendsStatement && !Task.isCancelled ? StatementCancellation() : nil
+        return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 queue.async {
-                    do {
-                        continuation.resume(returning: try work(self.handle))
-                    } catch {
-                        continuation.resume(throwing: error)
+                    if let statement, !statement.start() {
+                        continuation.resume(throwing: CancellationError())
+                        return
                     }
+                    let result = Result { try work(self.handle) }
+                    statement?.end()
+                    continuation.resume(with: result)
                 }
             }
         } onCancel: {
-            if let cancelHandle = self.cancelHandle {
-                var buffer = [CChar](repeating: 0, count: 256)
-                _ = PQcancel(cancelHandle, &buffer, Int32(buffer.count))
-            }
+            if let statement, statement.cancel() { self.askServerToCancel(statement, timesLeft: 50) }
             // Also ends a wait for notifications.
             var byte: UInt8 = 1
             _ = write(self.wakeWrite, &byte, 1)
         }
+    }
+
+    /// PQcancel, then again every 100 ms while the statement runs (for at most `timesLeft` more
+    /// tries; statement_timeout is the backstop): the first one may reach the server before the
+    /// statement does, and the server drops it. Off the canceller's thread after the first, as
+    /// PQcancel opens a connection of its own and waits for it.
+    private func askServerToCancel(_ statement: StatementCancellation, timesLeft: Int) {
+        guard let cancelHandle else { return }
+        var buffer = [CChar](repeating: 0, count: 256)
+        _ = PQcancel(cancelHandle, &buffer, Int32(buffer.count))
+        guard timesLeft > 0 else { return }
+        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(100)) {
+            if statement.isRunning { self.askServerToCancel(statement, timesLeft: timesLeft - 1) }
+        }
+    }
+
+    /// Tests only: keeps the connection's queue busy until `release` is signalled, as a
+    /// statement in flight would, so that the next statement waits behind it.
+    func holdQueueForTesting(until release: DispatchSemaphore) {
+        queue.async { release.wait() }
     }
 
     // MARK: libpq helpers (called on the queue)

@@ -34,7 +34,7 @@ extension Connection {
         if Task.isCancelled { return [] }
         let (socket, wake) = socketAndWakeDescriptors
         let timeoutMilliseconds = max(0, Int(timeout.components.seconds) * 1000 + Int(timeout.components.attoseconds / 1_000_000_000_000_000))
-        return try await onConnectionQueue { connection in
+        return try await onConnectionQueue(sendsStatement: false) { connection in
             var notifications = try Connection.takeNotifications(connection)
             if !notifications.isEmpty { return notifications }
             let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(timeoutMilliseconds) * 1_000_000
