@@ -36,6 +36,11 @@ struct Receptiond: AsyncParsableCommand {
             """
     )
 
+    static func main() async {
+        StopSignals.install()
+        await main(nil)
+    }
+
     @Option(
         name: .customLong("database-url"),
         help: ArgumentHelp(
@@ -93,6 +98,11 @@ struct Receptiond: AsyncParsableCommand {
 
     @Flag(name: .customLong("testing-kinds"), help: .hidden)
     var testingKinds = false
+
+    /// Holds the start this long before the service group runs, so that a test can signal the
+    /// daemon in the moment before it. Not for production.
+    @Option(name: .customLong("testing-start-delay"), help: .hidden)
+    var testingStartDelay: String?
 
     func validate() throws {
         guard concurrency >= 1 && concurrency <= 10_000 else { throw ValidationError("--concurrency is between 1 and 10000") }
@@ -166,10 +176,18 @@ struct Receptiond: AsyncParsableCommand {
 
         configuration.startupCheck = { try await Migrations.checkCurrent(on: $0) }
 
+        if let testingStartDelay, let delay = DurationText.parse(testingStartDelay) {
+            logger.info("testing: holding the start", metadata: ["delay": "\(testingStartDelay)"])
+            try? await Task.sleep(for: delay)
+        }
+
         let worker = JobWorker(configuration: configuration, registry: registry(), logger: logger)
+        // SIGTERM and SIGINT are StopSignals' from main's first statement on, not the group's.
         var group = ServiceGroupConfiguration(
-            services: [.init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "worker")],
-            gracefulShutdownSignals: [.sigterm, .sigint],
+            services: [
+                .init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "worker"),
+                .init(service: StopSignalWatcher(), successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "stop-signals"),
+            ],
             logger: logger)
         // The worker abandons handlers that ignore cancellation (10 s after asking); this is the
         // last resort should the worker itself not end.

@@ -160,6 +160,21 @@ struct StartupTests {
         #expect(status == 0, "\(daemon.log)")
     }
 
+    /// SIGTERM in the moment before the daemon's service group starts (here held open by a
+    /// testing delay) ends it with 0 once it can, as a later one does: the signal's default
+    /// action would kill it (143).
+    @Test func sigtermBeforeTheServicesStartEndsItWith0() async throws {
+        let socketFolder = FileManager.default.temporaryDirectory.appendingPathComponent("no-server-\(UUID().uuidString.prefix(6))").path
+        try FileManager.default.createDirectory(atPath: socketFolder, withIntermediateDirectories: true)
+        let daemon = try DaemonProcess(url: "host=\(socketFolder) port=5999 dbname=reception",
+                                       ["--startup-timeout", "5m", "--testing-start-delay", "2s"])
+        try await QueueTest.waitUntil("the daemon holds its start", timeout: .seconds(30)) { daemon.log.contains("holding the start") }
+        daemon.signal(SIGTERM)
+        daemon.signal(SIGINT)
+        let status = await daemon.waitForExit(timeout: .seconds(25))
+        #expect(status == 0, "\(daemon.log)")
+    }
+
     /// SIGTERM while libpq's blocking connect waits for a server that accepted the TCP
     /// connection and never answers (a hung host; here with no connect_timeout at all) ends the
     /// daemon within its grace period: the connect is left behind, not waited for.
