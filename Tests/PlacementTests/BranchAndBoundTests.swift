@@ -8,28 +8,40 @@ import Testing
 struct BranchAndBoundTests {
     /// Started from an empty placement, so that the search itself has to find the optimum: its
     /// primal, its branching and its closing of nodes are all exercised, not only the root bound.
-    @Test("from an empty placement, the proof finds the brute-force optimum and proves exactly that", arguments: 0..<40)
-    func againstBruteForce(seed: Int) throws {
-        let instance = Reference.random(UInt64(7000 + seed), cases: 8 + seed % 3, municipalities: 2 + seed % 2)
-        let optimum = Reference.bruteForce(instance)
-        let problem = Problem(instance)
-        let run = Solver(timeLimit: 60).optimise(problem, deadline: Deadline(seconds: 60, stop: nil))
-        var prover = BranchAndBound(problem: problem, incumbent: State(problem: problem))
-        let outcome = prover.run(dual: run.dual, upperBound: run.bound, deadline: Deadline(seconds: 60, stop: nil),
-                                 maxNodes: BranchAndBound.nodeBudget, maxRounds: BranchAndBound.roundBudget)
-        #expect(outcome.bound >= optimum, "bound \(outcome.bound) below the optimum \(optimum)")
-        #expect(outcome.objective <= optimum)
-        var state = State(problem: problem)
-        state.restore(outcome.pairs)
-        #expect(state.isFeasible && state.objective == outcome.objective, "the proof's placement is not what it says")
-        #expect(outcome.proven, "not proven: objective \(outcome.objective), bound \(outcome.bound), optimum \(optimum)")
-        if outcome.proven { #expect(outcome.objective == optimum && outcome.bound == optimum) }
+    /// One instance at a time: forty searches at once would crowd the suite's two cores.
+    @Test("from an empty placement, the proof finds the brute-force optimum and proves exactly that", .serialized, arguments: 0..<40)
+    func againstBruteForce(seed: Int) async throws {
+        // Brute force and the proof are seconds of CPU in a debug build: off the shared pool.
+        let checked = try await OwnThread.run("test-proof") { () -> Checked in
+            let instance = Reference.random(UInt64(7000 + seed), cases: 8 + seed % 3, municipalities: 2 + seed % 2)
+            let problem = Problem(instance)
+            let run = Solver(timeLimit: 60).optimise(problem, deadline: Deadline(seconds: 60, stop: nil))
+            var prover = BranchAndBound(problem: problem, incumbent: State(problem: problem))
+            let outcome = prover.run(dual: run.dual, upperBound: run.bound, deadline: Deadline(seconds: 60, stop: nil),
+                                     maxNodes: BranchAndBound.nodeBudget, maxRounds: BranchAndBound.roundBudget)
+            var state = State(problem: problem)
+            state.restore(outcome.pairs)
+            return Checked(optimum: Reference.bruteForce(instance), objective: outcome.objective, bound: outcome.bound,
+                           proven: outcome.proven, placementIsWhatItSays: state.isFeasible && state.objective == outcome.objective)
+        }
+        let optimum = checked.optimum
+        #expect(checked.bound >= optimum, "bound \(checked.bound) below the optimum \(optimum)")
+        #expect(checked.objective <= optimum)
+        #expect(checked.placementIsWhatItSays, "the proof's placement is not what it says")
+        #expect(checked.proven, "not proven: objective \(checked.objective), bound \(checked.bound), optimum \(optimum)")
+        if checked.proven { #expect(checked.objective == optimum && checked.bound == optimum) }
+    }
+
+    private struct Checked: Sendable {
+        let optimum: Int, objective: Int, bound: Int, proven: Bool, placementIsWhatItSays: Bool
     }
 
     @Test("region-120-s3 and region-120-s2 are proven optimal: bound == objective == the exact optimum", arguments: ["region-120-s3", "region-120-s2"])
     func provenExample(name: String) async throws {
         let (instance, optimum) = try Self.example(name)
-        let result = try await Solver(timeLimit: 120).solveOnOwnThread(instance)
+        // The proof's budgets end it, not the clock (s2 takes seconds alone, minutes of a
+        // debug build under the suite's load).
+        let result = try await Solver(timeLimit: 900).solveOnOwnThread(instance)
         #expect(Reference.problems(instance, result) == [])
         #expect(result.stats.provenOptimal)
         #expect(Double(result.objective) == optimum && Double(result.bound) == optimum,

@@ -3,7 +3,7 @@ import Testing
 @testable import Placement
 
 /// Solver effort for tests: debug builds are slow, and these tests assert behaviour, not timing.
-private let quick = Solver(timeLimit: 30, effort: 0.05)
+private let quick = Solver(timeLimit: 600, effort: 0.05)
 
 @Suite("Solver")
 struct SolverTests {

@@ -69,7 +69,7 @@ struct SolveCommandTests {
             let type = try FileManager.default.attributesOfItem(atPath: fifo.path)[.type] as? FileAttributeType
             #expect(type != nil && type != .typeRegular, "the pipe is still a pipe")
             if type == .typeRegular { reader.terminate() }   // nobody will ever write to its pipe
-            reader.waitUntilExit()
+            _ = await reader.exitStatus()
             let result = try JSONSerialization.jsonObject(with: try Data(contentsOf: copy)) as? [String: Any]
             #expect(result?["format"] as? String == "placement-result/1")
         }

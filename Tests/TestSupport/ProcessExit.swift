@@ -21,7 +21,7 @@ extension Process {
     public static func output(of executable: URL, _ arguments: [String], in folder: URL? = nil,
                               standardErrorToo: Bool = true) async throws -> (status: Int32, output: String) {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("output-\(UUID().uuidString)")
-        FileManager.default.createFile(atPath: file.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: file.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: file) }
         let handle = try FileHandle(forWritingTo: file)
         let process = Process()
