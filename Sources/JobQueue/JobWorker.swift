@@ -1,3 +1,4 @@
+import Dispatch
 import Logging
 import Postgres
 import ServiceLifecycle
@@ -34,6 +35,11 @@ public struct JobWorker: Service {
         self.logger = logger
     }
 
+    /// How long stopping may take beyond the grace period, at most, with the database gone: the
+    /// claim's last pause between reconnects (5 s), writing outcomes (10 s), handing jobs back
+    /// (10 s), removing the daemon's presence (5 s).
+    public static let windDown: Duration = .seconds(30)
+
     public func run() async throws {
         let runtime = WorkerRuntime(configuration: try configuration.validated(), registry: registry, logger: logger)
         try await runtime.run()
@@ -60,6 +66,7 @@ final class WorkerRuntime: Sendable {
     /// Connections for handlers (transactional completion), opened on demand.
     let handlerPool: ConnectionPool
     private let stopping = Atomic<Bool>(false)
+    private let jobsEnded = Atomic<Bool>(false)
 
     init(configuration: JobWorkerConfiguration, registry: JobRegistry, logger baseLogger: Logger) {
         var logger = baseLogger
@@ -85,6 +92,15 @@ final class WorkerRuntime: Sendable {
     }
 
     var isStopping: Bool { stopping.load(ordering: .acquiring) }
+
+    /// A sleep that cancellation does not cut short (`Task.sleep` would return at once, and a
+    /// loop around it spin).
+    private static func pause(_ duration: Duration) async {
+        let nanoseconds = Int(duration.components.seconds) * 1_000_000_000 + Int(duration.components.attoseconds / 1_000_000_000)
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) { continuation.resume() }
+        }
+    }
 
     func stop() {
         stopping.store(true, ordering: .releasing)
@@ -131,12 +147,16 @@ final class WorkerRuntime: Sendable {
                 }
                 background.addTask {
                     // The watchdog of timeouts and handlers that do not stop (see WorkerSlots.sweep).
-                    while !Task.isCancelled {
+                    // It runs until the jobs have ended, cancelled or not: when the service group
+                    // escalates a slow shutdown to cancellation, it is what abandons a handler that
+                    // ignores cancellation, which would otherwise hold the process for ever.
+                    while !self.jobsEnded.load(ordering: .acquiring) {
                         self.slots.sweep(stopTimeout: self.configuration.handlerStopTimeout)
-                        try? await Task.sleep(for: .milliseconds(100))
+                        await Self.pause(.milliseconds(100))
                     }
                 }
                 await self.process()
+                self.jobsEnded.store(true, ordering: .releasing)
                 background.cancelAll()
             }
         } onCancelOrGracefulShutdown: {
@@ -145,7 +165,8 @@ final class WorkerRuntime: Sendable {
         // After the heartbeats ended, or one would put the row back.
         let (owner, database) = (owner, claimDatabase)
         _ = await withTimeout(.seconds(5)) {
-            try? await database.run { connection in _ = try await connection.execute(JobStatements.removePresence(owner: owner)) }
+            // One try when the connection is broken: the daemon is stopping.
+            try? await database.run(stopping: { true }) { connection in _ = try await connection.execute(JobStatements.removePresence(owner: owner)) }
         }
         handlerPool.close()
         for database in [claimDatabase, completionDatabase, listenDatabase, leaseDatabase, maintenanceDatabase] { database.close() }
@@ -171,7 +192,9 @@ final class WorkerRuntime: Sendable {
                 }
             }
         }
-        if await !completions.waitUntilWritten(timeout: max(configuration.gracePeriod, .seconds(10))) {
+        // The wind-down after the grace period (outcomes, hand-back, presence) is bounded by
+        // `JobWorker.windDown`, which the service group's deadline allows for.
+        if await !completions.waitUntilWritten(timeout: .seconds(10)) {
             logger.warning("could not record the outcome of every job before stopping; they will be rescued when their leases expire", metadata: [
                 "jobs.count": "\(completions.backlog)",
             ])
@@ -179,7 +202,7 @@ final class WorkerRuntime: Sendable {
         let (owner, queues) = (owner, configuration.queues)
         let database = claimDatabase
         let handedBack = await withTimeout(.seconds(10)) { () -> Int? in
-            try? await database.run { connection in
+            try? await database.run(stopping: { true }) { connection in
                 let count = try await connection.execute(JobStatements.handBackAll(owner: owner, keeping: []))
                 if count > 0 { try await connection.execute(JobStatements.notify(queues: queues)) }
                 return count
@@ -219,7 +242,7 @@ final class WorkerRuntime: Sendable {
             let claimed: [ClaimedJob]
             do {
                 let (owner, lease, queues) = (owner, configuration.leaseDuration, configuration.queues)
-                claimed = try await claimDatabase.run { connection in
+                claimed = try await claimDatabase.run(stopping: { self.isStopping }) { connection in
                     try await connection.query(JobStatements.claim(owner: owner, lease: lease, queues: queues, limit: room))
                         .map(ClaimedJob.init(row:))
                 }

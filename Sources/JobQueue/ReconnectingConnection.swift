@@ -42,8 +42,11 @@ final class ReconnectingConnection: Sendable {
     ///
     /// A connection the server refuses for good (a wrong database, role or password) ends it
     /// at once with `invalidConfiguration`; with `giveUpAfter`, an outage longer than that
-    /// ends it with `databaseUnreachable` (for a daemon's start, when nothing runs yet).
-    func run<T: Sendable>(giveUpAfter budget: Duration? = nil, _ body: (Connection) async throws -> T) async throws -> T {
+    /// ends it with `databaseUnreachable` (for a daemon's start, when nothing runs yet). Once
+    /// `stopping` holds (the worker's graceful shutdown, which cancels nothing), a broken
+    /// connection ends it with the connection's error instead of another try.
+    func run<T: Sendable>(giveUpAfter budget: Duration? = nil, stopping: () -> Bool = { false },
+                          _ body: (Connection) async throws -> T) async throws -> T {
         var outageStarted: ContinuousClock.Instant?
         var delay = Duration.milliseconds(100)
         var failures = 0
@@ -63,6 +66,7 @@ final class ReconnectingConnection: Sendable {
                 throw JobQueueError.invalidConfiguration("the database refused the connection: \(error)")
             } catch let error as PostgresError where error.isConnectionProblem {
                 state.withLock { $0.connection = nil }
+                if stopping() { throw error }
                 if let budget, let outageStarted, ContinuousClock.now - outageStarted >= budget {
                     throw JobQueueError.databaseUnreachable("\(error)")
                 }

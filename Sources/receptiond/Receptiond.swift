@@ -189,9 +189,10 @@ struct Receptiond: AsyncParsableCommand {
                 .init(service: StopSignalWatcher(), successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "stop-signals"),
             ],
             logger: logger)
-        // The worker abandons handlers that ignore cancellation (10 s after asking); this is the
-        // last resort should the worker itself not end.
-        group.maximumGracefulShutdownDuration = configuration.gracePeriod + .seconds(30)
+        // The worker stops within its grace period and wind-down, and abandons handlers that
+        // ignore cancellation (10 s after asking, also once this deadline cancels it); this is
+        // the last resort should the worker itself not end.
+        group.maximumGracefulShutdownDuration = configuration.gracePeriod + JobWorker.windDown + .seconds(10)
         do {
             try await ServiceGroup(configuration: group).run()
         } catch let error as JobQueueError {

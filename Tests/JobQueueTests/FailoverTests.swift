@@ -107,8 +107,9 @@ struct FailoverTests {
         // A daemon that does not end cleanly shows its status and the end of its log (test jobs
         // only: no personal data), so that a failure here says why (seen once in a fresh clone).
         for daemon in daemons {
-            let status = await daemon.waitForExit(timeout: .seconds(60))
-            #expect(status == 0, "exit status \(status.map(String.init) ?? "none within 60 s"); log ends: \(daemon.log.suffix(3000))")
+            // Past the daemon's own bound (grace period 30 s + wind-down 30 s + 10 s).
+            let status = await daemon.waitForExit(timeout: .seconds(90))
+            #expect(status == 0, "exit status \(status.map(String.init) ?? "none within 90 s"); log ends: \(daemon.log.suffix(3000))")
         }
     }
 }

@@ -193,6 +193,34 @@ struct StartupTests {
         #expect(status == 0, "\(daemon.log)")
     }
 
+    /// SIGTERM while the daemon's database is out of reach (its sessions ended and new ones
+    /// refused: the database's connection limit, which binds the worker's login) ends it with
+    /// 0 within its grace period and a few seconds: the claim stops retrying once the daemon
+    /// stops, and the hand-back and goodbye try once. It used to retry until the service
+    /// group's last-resort deadline (grace period + 30 s) cancelled it.
+    @Test func sigtermDuringAnOutageEndsTheDaemonPromptly() async throws {
+        try await TestDatabase.withMigratedDatabase { url in
+            try await TestLogins.with(database: url) { logins in
+                let admin = try await Connection.connect(url)
+                let daemon = try DaemonProcess(url: logins.url(.worker), ["--grace-period", "1s"])
+                try await QueueTest.waitUntil("the daemon started", timeout: .seconds(30)) { daemon.log.contains("worker started") }
+                let database = try await admin.query("SELECT current_database() AS name")[0].decode("name", as: String.self)
+                try await admin.executeScript("ALTER DATABASE \"\(database)\" CONNECTION LIMIT 0")
+                _ = try await admin.query("""
+                    SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                    WHERE datname = current_database() AND usename = \(logins.login(.worker))
+                    """)
+                try await QueueTest.waitUntil("the daemon tries to reconnect", timeout: .seconds(30)) { daemon.log.contains("reconnecting") }
+                try await Task.sleep(for: .seconds(1))   // into its retries, refused each time
+                daemon.signal(SIGTERM)
+                // Far below the old 31 s (1 s grace + 30 s), far above the few seconds it takes.
+                let status = await daemon.waitForExit(timeout: .seconds(20))
+                try await admin.executeScript("ALTER DATABASE \"\(database)\" CONNECTION LIMIT -1")
+                #expect(status == 0, "exit status \(status.map(String.init) ?? "none within 20 s"); \(daemon.log.suffix(3000))")
+            }
+        }
+    }
+
     /// A login the database does not let work the queue (an officer's, say) would claim nothing
     /// for ever: a configuration error, said at once.
     @Test func aLoginThatMayNotWorkTheQueueExits78() async throws {
