@@ -79,10 +79,14 @@ public final class Connection: @unchecked Sendable {
 
     /// libpq's blocking connect and the session's fixed settings, on the connection's queue.
     private static func open(_ conninfo: String?, applicationName: String) -> Result<OpaquePointer, any Error> {
-        // connect_timeout first, so that the connection string's own wins: without one, a
-        // host that drops packets would hold a connect for minutes.
-        let keywords = ["connect_timeout", "dbname", "fallback_application_name", "client_encoding"]
-        let values = ["10", conninfo ?? "", applicationName, "UTF8"]
+        // Defaults first, so that the connection string's own win. Without connect_timeout a
+        // host that drops packets would hold a connect for minutes; without keepalives and
+        // tcp_user_timeout, a statement to a server whose host vanished (a failover across
+        // machines) would wait for TCP's own timeouts, about 15 minutes. (Unix sockets ignore
+        // the TCP ones.)
+        let keywords = ["connect_timeout", "keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout",
+                        "dbname", "fallback_application_name", "client_encoding"]
+        let values = ["10", "30", "10", "3", "30000", conninfo ?? "", applicationName, "UTF8"]
         let connection = withCStrings(keywords) { keywordPointers in
             withCStrings(values) { valuePointers in
                 PQconnectdbParams(keywordPointers, valuePointers, 1)
@@ -198,7 +202,9 @@ public final class Connection: @unchecked Sendable {
                 }
             }
         } onCancel: {
-            if let statement, statement.cancel() { self.askServerToCancel(statement, timesLeft: 50) }
+            if let statement, statement.cancel() {
+                DispatchQueue.global().async { self.askServerToCancel(statement, timesLeft: 50) }
+            }
             // Also ends a wait for notifications.
             var byte: UInt8 = 1
             _ = write(self.wakeWrite, &byte, 1)
@@ -207,8 +213,9 @@ public final class Connection: @unchecked Sendable {
 
     /// PQcancel, then again every 100 ms while the statement runs (for at most `timesLeft` more
     /// tries; statement_timeout is the backstop): the first one may reach the server before the
-    /// statement does, and the server drops it. Off the canceller's thread after the first, as
-    /// PQcancel opens a connection of its own and waits for it.
+    /// statement does, and the server drops it. Never on the canceller's thread (a task of the
+    /// cooperative pool, or the one stopping the daemon): PQcancel opens a connection of its own
+    /// and waits for it, and a host that went away would hold that thread for connect_timeout.
     private func askServerToCancel(_ statement: StatementCancellation, timesLeft: Int) {
         guard let cancelHandle else { return }
         var buffer = [CChar](repeating: 0, count: 256)
