@@ -210,11 +210,6 @@ final class CompletionBatcher: Sendable {
     }
 
     private func jobLogger(_ job: ClaimedJob) -> Logger {
-        var logger = logger
-        logger[metadataKey: "job.id"] = "\(job.id)"
-        logger[metadataKey: "job.kind"] = "\(job.kind)"
-        logger[metadataKey: "job.queue"] = "\(job.queue)"
-        logger[metadataKey: "job.attempt"] = "\(job.attempt)"
-        return logger
+        logger.forJob(job)
     }
 }

@@ -341,11 +341,7 @@ final class WorkerRuntime: Sendable {
     // MARK: Running one job
 
     private func execute(_ job: ClaimedJob) async {
-        var logger = logger
-        logger[metadataKey: "job.id"] = "\(job.id)"
-        logger[metadataKey: "job.kind"] = "\(job.kind)"
-        logger[metadataKey: "job.queue"] = "\(job.queue)"
-        logger[metadataKey: "job.attempt"] = "\(job.attempt)"
+        let logger = logger.forJob(job)
         let outcome: JobOutcome
         if let handler = registry.handler(for: job.kind) {
             let policy = handler.retryPolicy ?? configuration.retryPolicy

@@ -54,6 +54,8 @@ final class PrefetchBuffer: Sendable {
     func takeExpired() -> [ClaimedJob] {
         let limit = ContinuousClock.now - hold
         return waiting.withLock { waiting in
+            // Called on every turn of the claim loop: no copy when nothing expired (the usual case).
+            guard waiting.contains(where: { $0.claimedAt < limit }) else { return [] }
             let expired = waiting.filter { $0.claimedAt < limit }.map(\.job)
             if !expired.isEmpty { waiting.removeAll { $0.claimedAt < limit } }
             return expired
