@@ -77,7 +77,7 @@ let package = Package(
             ]
         ),
         // Scratch databases for the test suites, on the server that scripts/test starts.
-        .target(name: "TestSupport", dependencies: ["Postgres"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Postgres", "Placement"], path: "Tests/TestSupport"),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
         .testTarget(name: "JobQueueTests", dependencies: [
             "JobQueue", "Postgres", "ReceptionKit", "TestSupport",

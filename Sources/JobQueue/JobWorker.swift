@@ -36,9 +36,10 @@ public struct JobWorker: Service {
     }
 
     /// How long stopping may take beyond the grace period, at most, with the database gone: the
-    /// claim's last pause between reconnects (5 s), writing outcomes (10 s), handing jobs back
-    /// (10 s), removing the daemon's presence (5 s).
-    public static let windDown: Duration = .seconds(30)
+    /// claim's last pause between reconnects, then writing outcomes, handing jobs back and
+    /// removing the daemon's presence, each with its own limit (30 s in all).
+    public static let windDown = ReconnectingConnection.longestPause
+        + WorkerRuntime.outcomesLimit + WorkerRuntime.handBackLimit + WorkerRuntime.goodbyeLimit
 
     public func run() async throws {
         let runtime = WorkerRuntime(configuration: try configuration.validated(), registry: registry, logger: logger)
@@ -93,12 +94,16 @@ final class WorkerRuntime: Sendable {
 
     var isStopping: Bool { stopping.load(ordering: .acquiring) }
 
+    /// The limits of stopping's steps after the grace period (see `JobWorker.windDown`).
+    static let outcomesLimit: Duration = .seconds(10)
+    static let handBackLimit: Duration = .seconds(10)
+    static let goodbyeLimit: Duration = .seconds(5)
+
     /// A sleep that cancellation does not cut short (`Task.sleep` would return at once, and a
     /// loop around it spin).
     private static func pause(_ duration: Duration) async {
-        let nanoseconds = Int(duration.components.seconds) * 1_000_000_000 + Int(duration.components.attoseconds / 1_000_000_000)
         await withCheckedContinuation { continuation in
-            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) { continuation.resume() }
+            DispatchQueue.global().asyncAfter(deadline: .now() + duration.seconds) { continuation.resume() }
         }
     }
 
@@ -164,7 +169,7 @@ final class WorkerRuntime: Sendable {
         }
         // After the heartbeats ended, or one would put the row back.
         let (owner, database) = (owner, claimDatabase)
-        _ = await withTimeout(.seconds(5)) {
+        _ = await withTimeout(Self.goodbyeLimit) {
             // One try when the connection is broken: the daemon is stopping.
             try? await database.run(stopping: { true }) { connection in _ = try await connection.execute(JobStatements.removePresence(owner: owner)) }
         }
@@ -192,24 +197,29 @@ final class WorkerRuntime: Sendable {
                 }
             }
         }
-        // The wind-down after the grace period (outcomes, hand-back, presence) is bounded by
-        // `JobWorker.windDown`, which the service group's deadline allows for.
-        if await !completions.waitUntilWritten(timeout: .seconds(10)) {
+        // Each step after the grace period has its limit (`JobWorker.windDown` sums them, and
+        // the service group's deadline allows for it).
+        if await !completions.waitUntilWritten(timeout: Self.outcomesLimit) {
             logger.warning("could not record the outcome of every job before stopping; they will be rescued when their leases expire", metadata: [
                 "jobs.count": "\(completions.backlog)",
             ])
         }
         let (owner, queues) = (owner, configuration.queues)
         let database = claimDatabase
-        let handedBack = await withTimeout(.seconds(10)) { () -> Int? in
+        let handedBack = await withTimeout(Self.handBackLimit) { () -> Int? in
             try? await database.run(stopping: { true }) { connection in
                 let count = try await connection.execute(JobStatements.handBackAll(owner: owner, keeping: []))
                 if count > 0 { try await connection.execute(JobStatements.notify(queues: queues)) }
                 return count
             }
         }
-        if let count = handedBack ?? nil, count > 0 {
+        switch handedBack ?? nil {
+        case let count? where count > 0:
             logger.info("handed unfinished jobs back to the queue", metadata: ["jobs.count": "\(count)"])
+        case nil:
+            logger.warning("could not hand this daemon's jobs back to the queue (the database could not be reached); any it still held are rescued when their leases expire")
+        default:
+            break
         }
     }
 

@@ -33,11 +33,14 @@ final class ReconnectingConnection: Sendable {
         self.onConnect = onConnect
     }
 
+    /// The longest wait between two tries to reconnect.
+    static let longestPause: Duration = .seconds(5)
+
     /// How many connections have been opened so far.
     var generation: Int { state.withLock { $0.generation } }
 
     /// Runs `body` on a working connection. When the connection turns out to be broken, it is
-    /// replaced (waiting 0.1 s, 0.2 s, ... up to 5 s between tries, as long as it takes) and
+    /// replaced (waiting 0.1 s, 0.2 s, ... up to `longestPause` between tries, as long as it takes) and
     /// `body` runs again: `body` must be safe to repeat. Other errors, and cancellation, end it.
     ///
     /// A connection the server refuses for good (a wrong database, role or password) ends it
@@ -88,7 +91,7 @@ final class ReconnectingConnection: Sendable {
                     pause = max(.milliseconds(10), min(pause, budget - (ContinuousClock.now - outageStarted)))
                 }
                 try await Task.sleep(for: pause)
-                delay = min(delay * 2, .seconds(5))
+                delay = min(delay * 2, Self.longestPause)
             }
         }
     }

@@ -217,6 +217,7 @@ struct StartupTests {
                 let status = await daemon.waitForExit(timeout: .seconds(20))
                 try await admin.executeScript("ALTER DATABASE \"\(database)\" CONNECTION LIMIT -1")
                 #expect(status == 0, "exit status \(status.map(String.init) ?? "none within 20 s"); \(daemon.log.suffix(3000))")
+                #expect(daemon.log.contains("could not hand this daemon's jobs back to the queue"), "it says what it could not do")
             }
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Placement
 
 extension Process {
     /// Waits until the process ends, without holding a thread: the test runner shares the
@@ -37,13 +38,9 @@ extension Process {
     }
 }
 
-/// Runs CPU-bound test work (parsing 100,000 rows, say) on a thread of its own: on the
-/// cooperative pool it would hold one of its two threads for seconds, and stall the workers
-/// that other suites run in this process.
+/// Runs CPU-bound test work (parsing 100,000 rows, say) off the cooperative pool, as the
+/// engine runs its solves (``OwnThread``): on the pool it would hold one of its two threads
+/// for seconds, and stall the workers that other suites run in this process.
 public func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        let thread = Thread { continuation.resume(with: Result { try work() }) }
-        thread.stackSize = 16 << 20
-        thread.start()
-    }
+    try await OwnThread.run("test-work", work)
 }
